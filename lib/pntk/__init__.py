@@ -1,0 +1,25 @@
+"""pntk: neural tangent kernels of polynomial nets (nets with Hadamard products).
+
+The engine of the PNTK Book, after Wu, Zhu, Liu, Chrysos and Cevher,
+*Extrapolation and Spectral Bias of Neural Nets with Hadamard Product: a
+Polynomial Net Study* (NeurIPS 2022).
+
+Modules: :mod:`pntk.models` (finite-width nets), :mod:`pntk.kernels` (exact and
+empirical kernels), :mod:`pntk.training` (gradient descent, linearised dynamics,
+kernel regression), :mod:`pntk.spectra` (Funk-Hecke and Gram spectra),
+:mod:`pntk.data` (inputs, targets, metrics), :mod:`pntk.plotting` (figure style),
+:mod:`pntk.reference` (the same models in neural-tangents, an independent oracle).
+
+Importing ``pntk`` switches JAX to 64-bit floats (``jax_enable_x64``): the
+exact kernels are compared with their estimates to round-off, which float32
+cannot resolve. Pass float32 arrays explicitly to compute in single precision.
+"""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+from . import data, kernels, models, plotting, spectra, training  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["data", "kernels", "models", "plotting", "spectra", "training", "__version__"]

@@ -1,0 +1,373 @@
+r"""Exact infinite-width kernels (NNGP and NTK) of polynomial nets, and the empirical NTK.
+
+The kernel algebra follows neural-tangents' ``stax``: a :class:`Kernel` carries
+the NNGP covariance, the NTK and the two diagonals (variances) that the
+arc-cosine formulas need, and every layer is a pure map ``Kernel -> Kernel``.
+A polynomial net is built from four layers:
+
+* :func:`inputs` — the linear kernel :math:`x^\top x'` of the raw inputs (first-layer
+  weights are :math:`\mathcal N(0,1)` with no :math:`1/\sqrt d`, as in the paper's code);
+* :func:`relu`, :func:`one_plus_relu`, :func:`one_plus` — the elementwise factors
+  :math:`\sigma(u)`, :math:`1+\sigma(u)`, :math:`1+u` of a branch;
+* :func:`hadamard` — the Hadamard product of independent branches
+  (NNGP = product of NNGPs, NTK = product rule; book chapter "The NTK of a polynomial net");
+* :func:`dense` — a fully connected layer :math:`\sqrt{s/m}\,c^\top h` on a hidden layer.
+
+Notation (paper digest §3.1): with :math:`u=w^\top x`, :math:`u'=w^\top x'`,
+:math:`w\sim\mathcal N(0, I)`, :math:`\vartheta=\arccos\frac{x^\top x'}{\|x\|\|x'\|}`,
+
+.. math::
+   \kappa_1 = \frac{\|x\|\|x'\|}{2\pi}\bigl(\sin\vartheta+(\pi-\vartheta)\cos\vartheta\bigr),\quad
+   \kappa_0 = \frac{\pi-\vartheta}{2\pi},\quad \mu(x)=\frac{\|x\|}{\sqrt{2\pi}},\quad
+   \beta = 1+\mu(x)+\mu(x')+\kappa_1 .
+
+The degree-:math:`N` ReLU-CCP with skip (:func:`pnn_ntk`) has the closed form
+(paper digest §3.3, boxed equation)
+
+.. math::
+   \Theta_{\rm PNN}=2\bigl[\kappa_1\beta^{N-1}+x^\top x'\,\kappa_0\beta^{N-1}
+   +(N-1)\,x^\top x'\,\kappa_1\kappa_0\beta^{N-2}\bigr],
+
+which :func:`hadamard_power` evaluates without a loop over the degree.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from . import _validate
+from ._acos import arccos
+
+__all__ = [
+    "Kernel",
+    "inputs",
+    "inputs_from_cosine",
+    "dense",
+    "relu",
+    "one_plus_relu",
+    "one_plus",
+    "hadamard",
+    "hadamard_power",
+    "pnn_kernel",
+    "pnn_ntk",
+    "pnn_nngp",
+    "pnn_ntk_cosine",
+    "pnn_nngp_cosine",
+    "relu_ntk",
+    "empirical_ntk",
+]
+
+
+class Kernel(NamedTuple):
+    """Pairwise kernel state of a layer, as in ``neural_tangents.Kernel``.
+
+    Attributes:
+      nngp: ``(n1, n2)`` NNGP covariance :math:`K(x, x')` of one unit of the layer.
+      ntk: ``(n1, n2)`` NTK :math:`\\Theta(x, x')` of one unit with respect to all
+        parameters below it.
+      var1: ``(n1, 1)`` diagonal :math:`K(x, x)` for the rows.
+      var2: ``(1, n2)`` diagonal :math:`K(x', x')` for the columns.
+    """
+
+    nngp: jax.Array
+    ntk: jax.Array
+    var1: jax.Array
+    var2: jax.Array
+
+
+# ----------------------------------------------------------------------------
+# layers: pure maps Kernel -> Kernel
+# ----------------------------------------------------------------------------
+
+def inputs(x1: jax.Array, x2: jax.Array) -> Kernel:
+    r"""Kernel of a first-layer pre-activation :math:`u = w^\top x`, :math:`w\sim\mathcal N(0, I_d)`.
+
+    NNGP :math:`x^\top x'`; NTK :math:`x^\top x'` (the gradient of :math:`w^\top x`
+    with respect to :math:`w` is :math:`x`).
+    """
+    dot = x1 @ x2.T
+    var1 = jnp.sum(x1 * x1, axis=1, keepdims=True)
+    var2 = jnp.sum(x2 * x2, axis=1, keepdims=True).T
+    return Kernel(dot, dot, var1, var2)
+
+
+def inputs_from_cosine(t: jax.Array, *, bias: bool = False) -> Kernel:
+    r"""Kernel of :func:`inputs` for unit vectors whose inner product is ``t``.
+
+    Used for dot-product kernels on the sphere (Funk-Hecke spectra). With
+    ``bias=True`` a constant coordinate 1 is appended, so the inner product is
+    :math:`1+t` and both squared norms are 2.
+    """
+    t = jnp.asarray(t)
+    dot = t + 1.0 if bias else t
+    var = jnp.full_like(t, 2.0 if bias else 1.0)
+    return Kernel(dot, dot, var, var)
+
+
+def dense(k: Kernel, scale: float = 1.0) -> Kernel:
+    r"""Fully connected layer :math:`\sqrt{s/m}\,c^\top h` on a width-:math:`m` layer :math:`h`, :math:`c\sim\mathcal N(0,I)`.
+
+    NNGP :math:`s K`; NTK :math:`s(K+\Theta)`: the gradient in :math:`c`
+    contributes :math:`sK`, the gradients below it :math:`s\Theta` (paper digest
+    §3.3, "output layer"; the paper's readout has :math:`s=2`).
+    """
+    return Kernel(scale * k.nngp, scale * (k.nngp + k.ntk), scale * k.var1, scale * k.var2)
+
+
+def _arc_cosine(k: Kernel):
+    """kappa_1 (ReLU NNGP), kappa_0 (ReLU derivative kernel) and the norms, for any covariance."""
+    s1 = jnp.sqrt(k.var1)
+    s2 = jnp.sqrt(k.var2)
+    scale = s1 * s2
+    # a zero-norm input has u = 0 almost surely: relu(0) = 0 and (as in JAX) relu'(0) = 0
+    nonzero = scale > 0
+    cos = jnp.where(nonzero, k.nngp / jnp.where(nonzero, scale, 1.0), 0.0)
+    # Cosines within a few ulps of +-1 are rounding error around an exact +-1 (the
+    # diagonal, duplicated points): snapping them makes K(x, x) exact and keeps Gram
+    # matrices of near-duplicates positive semi-definite (arccos is ill-conditioned there).
+    eps = 4 * jnp.finfo(cos.dtype).eps
+    cos = jnp.clip(cos, -1.0, 1.0)
+    cos = jnp.where(cos > 1 - eps, 1.0, jnp.where(cos < -1 + eps, -1.0, cos))
+    theta = arccos(cos)
+    sin = jnp.sqrt((1.0 - cos) * (1.0 + cos))
+    kappa1 = scale * (sin + (jnp.pi - theta) * cos) / (2 * jnp.pi)
+    kappa0 = jnp.where(nonzero, (jnp.pi - theta) / (2 * jnp.pi), 0.0)
+    return kappa1, kappa0, s1, s2
+
+
+def relu(k: Kernel) -> Kernel:
+    r"""ReLU :math:`\sigma(u)=\max(u,0)`: NNGP :math:`\kappa_1`, NTK :math:`\Theta\,\kappa_0` (arc-cosine kernels, paper digest §3.1)."""
+    kappa1, kappa0, _, _ = _arc_cosine(k)
+    return Kernel(kappa1, k.ntk * kappa0, k.var1 / 2, k.var2 / 2)
+
+
+def one_plus_relu(k: Kernel) -> Kernel:
+    r"""The CCP factor with skip, :math:`1+\sigma(u)`: NNGP :math:`\beta = 1+\mu(x)+\mu(x')+\kappa_1`, NTK :math:`\Theta\,\kappa_0`.
+
+    :math:`h_{n-1} * \sigma(W_n x) + h_{n-1} = h_{n-1} * (1+\sigma(W_n x))` turns
+    the skip into a Hadamard factor (paper digest §3.3 and §3.6).
+    """
+    kappa1, kappa0, s1, s2 = _arc_cosine(k)
+    c = 1.0 / jnp.sqrt(2 * jnp.pi)
+    nngp = 1.0 + c * s1 + c * s2 + kappa1
+    return Kernel(nngp, k.ntk * kappa0, 1.0 + 2 * c * s1 + k.var1 / 2, 1.0 + 2 * c * s2 + k.var2 / 2)
+
+
+def one_plus(k: Kernel) -> Kernel:
+    r"""The activation-free CCP factor :math:`1+u`: NNGP :math:`1+K`, NTK :math:`\Theta`."""
+    return Kernel(1.0 + k.nngp, k.ntk, 1.0 + k.var1, 1.0 + k.var2)
+
+
+def hadamard(*branches: Kernel) -> Kernel:
+    r"""Hadamard product of branches with independent parameters.
+
+    .. math:: K = \prod_n K_n,\qquad \Theta = \sum_n \Theta_n \prod_{k\ne n} K_k
+
+    (paper digest §3.4; neural-tangents' ``FanInProd``). Expectations factorise
+    because the branches' weights are independent; the NTK is the product rule.
+    """
+    if not branches:
+        raise ValueError("hadamard needs at least one branch")
+    nngp, ntk, var1, var2 = branches[0]
+    for b in branches[1:]:
+        nngp, ntk = nngp * b.nngp, ntk * b.nngp + nngp * b.ntk
+        var1, var2 = var1 * b.var1, var2 * b.var2
+    return Kernel(nngp, ntk, var1, var2)
+
+
+def hadamard_power(first: Kernel, repeated: Kernel, count: int) -> Kernel:
+    r""":func:`hadamard` of ``first`` and ``count`` independent copies of ``repeated``, in closed form.
+
+    .. math:: K = K_1 K_r^{c},\qquad \Theta = \Theta_1 K_r^{c} + c\,K_1\Theta_r K_r^{c-1}
+
+    This is the recursion :math:`\Sigma_n=\Sigma_{n-1}\beta`,
+    :math:`\Theta^h_n=\Theta^h_{n-1}\beta+\Sigma_{n-1}\Theta_r` of the paper
+    digest §3.3 summed over :math:`n`; it costs the same for every degree.
+    """
+    if count == 0:
+        return first
+    power_minus_one = repeated.nngp ** (count - 1)
+    power = power_minus_one * repeated.nngp
+    nngp = first.nngp * power
+    ntk = first.ntk * power + count * first.nngp * repeated.ntk * power_minus_one
+    return Kernel(nngp, ntk, first.var1 * repeated.var1**count, first.var2 * repeated.var2**count)
+
+
+# ----------------------------------------------------------------------------
+# the models of pntk.models, in closed form
+# ----------------------------------------------------------------------------
+
+def _pnn_from_inputs(k: Kernel, degree: int, skip: bool, activation: str) -> Kernel:
+    """Kernel of ``pntk.models.pnn`` given the kernel of its input layer."""
+    first = relu(k) if activation == "relu" else k
+    if skip:
+        repeated = one_plus_relu(k) if activation == "relu" else one_plus(k)
+    else:
+        repeated = first
+    return dense(hadamard_power(first, repeated, degree - 1), scale=2.0)
+
+
+def _with_bias(x):
+    return jnp.concatenate([x, jnp.ones((x.shape[0], 1), x.dtype)], axis=1)
+
+
+@functools.partial(jax.jit, static_argnames=("degree", "skip", "activation", "bias", "which"))
+def _pnn_kernel_jit(x1, x2, degree, skip, activation, bias, which):
+    if bias:
+        x1, x2 = _with_bias(x1), _with_bias(x2)
+    k = _pnn_from_inputs(inputs(x1, x2), degree, skip, activation)
+    return k if which == "both" else getattr(k, which)
+
+
+@jax.jit
+def _symmetrize(k):
+    # a separate computation on the materialised matrix: inside the kernel's fused loop the
+    # (i, j) and (j, i) entries may be rounded differently (blocked products, vector vs scalar paths)
+    return 0.5 * (k + k.T)
+
+
+def _pnn_kernel(x1, x2, degree, skip, activation, bias, which):
+    degree, skip, activation, bias = _model_options(degree, skip, activation, bias)
+    symmetric = x2 is None or x2 is x1
+    x1, x2 = _validate.point_pair(x1, None if symmetric else x2)
+    k = _pnn_kernel_jit(x1, x2, degree, skip, activation, bias, which)
+    if not symmetric:
+        return k
+    if which == "both":
+        return k._replace(nngp=_symmetrize(k.nngp), ntk=_symmetrize(k.ntk))
+    return _symmetrize(k)
+
+
+def _model_options(degree, skip, activation, bias):
+    return (
+        _validate.positive_int(degree, "degree"),
+        _validate.boolean(skip, "skip"),
+        _validate.activation(activation),
+        _validate.boolean(bias, "bias"),
+    )
+
+
+def pnn_kernel(x1, x2=None, degree: int = 1, *, skip: bool = True, activation: str = "relu",
+               bias: bool = False) -> Kernel:
+    r"""NNGP and NTK of ``pntk.models.pnn(degree, width, skip=..., activation=..., bias=...)`` as width :math:`\to\infty`.
+
+    The model is :math:`f(x)=\sqrt{2/m}\,c^\top h_N(x)` with :math:`h_1=\phi(W_1x)` and
+    :math:`h_n=h_{n-1}*(1+\phi(W_nx))` (``skip=True``) or :math:`h_n=h_{n-1}*\phi(W_nx)`
+    (``skip=False``), :math:`\phi` ReLU or the identity (paper digest §2.2-§2.3).
+    Inputs may lie anywhere in :math:`\mathbb R^d` (norm-dependent arc-cosine kernels).
+
+    Args:
+      x1: ``(n1, d)`` inputs.
+      x2: ``(n2, d)`` inputs, or ``None`` for ``x1``.
+      degree: polynomial degree :math:`N\ge1` (number of Hadamard factors); 1 is
+        the two-layer ReLU net.
+      skip: CCP with the skip ``h * (1 + phi(Wx))`` (the paper's model) or without.
+      activation: ``"relu"`` (the paper's PNN) or ``"identity"`` (the classical
+        activation-free CCP, a polynomial kernel of finite rank).
+      bias: append a constant coordinate 1 to the inputs (every pre-activation
+        gets an :math:`\mathcal N(0,1)` bias).
+
+    Returns:
+      :class:`Kernel` with ``nngp`` and ``ntk`` of shape ``(n1, n2)``.
+    """
+    return _pnn_kernel(x1, x2, degree, skip, activation, bias, "both")
+
+
+def pnn_ntk(x1, x2=None, degree: int = 1, *, skip: bool = True, activation: str = "relu",
+            bias: bool = False) -> jax.Array:
+    r"""Infinite-width NTK :math:`\Theta(x_1, x_2)` of ``pntk.models.pnn``; see :func:`pnn_kernel`.
+
+    For ``skip=True, activation="relu"`` this is the closed form of the paper
+    digest §3.3,
+    :math:`2[\kappa_1\beta^{N-1}+x^\top x'\kappa_0\beta^{N-1}+(N-1)x^\top x'\kappa_1\kappa_0\beta^{N-2}]`;
+    for ``degree=1`` the two-layer ReLU NTK :math:`2[\kappa_1+x^\top x'\kappa_0]`.
+    """
+    return _pnn_kernel(x1, x2, degree, skip, activation, bias, "ntk")
+
+
+def pnn_nngp(x1, x2=None, degree: int = 1, *, skip: bool = True, activation: str = "relu",
+             bias: bool = False) -> jax.Array:
+    r"""Infinite-width NNGP covariance of ``pntk.models.pnn``: :math:`2\kappa_1\beta^{N-1}` for the paper's model."""
+    return _pnn_kernel(x1, x2, degree, skip, activation, bias, "nngp")
+
+
+def relu_ntk(x1, x2=None, *, bias: bool = False) -> jax.Array:
+    r"""NTK of the two-layer ReLU net :math:`\sqrt{2/m}\,c^\top\sigma(Wx)`: ``pnn_ntk(x1, x2, degree=1)``."""
+    return pnn_ntk(x1, x2, 1, bias=bias)
+
+
+@functools.partial(jax.jit, static_argnames=("degree", "skip", "activation", "bias", "which"))
+def _pnn_cosine_jit(t, degree, skip, activation, bias, which):
+    return getattr(_pnn_from_inputs(inputs_from_cosine(t, bias=bias), degree, skip, activation), which)
+
+
+def _cosines(t):
+    arr = np.asarray(t, dtype=float) if not isinstance(t, jax.Array) else t
+    if not bool(jnp.all(jnp.isfinite(arr))):
+        raise ValueError("t contains non-finite values; cosines must lie in [-1, 1]")
+    if bool(jnp.any(jnp.abs(arr) > 1 + 1e-12)):
+        raise ValueError("t must contain cosines in [-1, 1]")
+    return jnp.clip(jnp.asarray(arr, dtype=jnp.result_type(float)), -1.0, 1.0)
+
+
+def pnn_ntk_cosine(t, degree: int = 1, *, skip: bool = True, activation: str = "relu",
+                   bias: bool = False) -> jax.Array:
+    r"""The NTK of :func:`pnn_ntk` between unit vectors with inner product ``t`` (any shape, values in [-1, 1]).
+
+    On the sphere the NTK is a dot-product kernel :math:`\Theta(x,x')=\Theta(x^\top x')`;
+    this is the function of the cosine that ``pntk.spectra.sphere_eigenvalues`` expects.
+    """
+    degree, skip, activation, bias = _model_options(degree, skip, activation, bias)
+    return _pnn_cosine_jit(_cosines(t), degree, skip, activation, bias, "ntk")
+
+
+def pnn_nngp_cosine(t, degree: int = 1, *, skip: bool = True, activation: str = "relu",
+                    bias: bool = False) -> jax.Array:
+    """The NNGP of :func:`pnn_nngp` between unit vectors with inner product ``t``."""
+    degree, skip, activation, bias = _model_options(degree, skip, activation, bias)
+    return _pnn_cosine_jit(_cosines(t), degree, skip, activation, bias, "nngp")
+
+
+# ----------------------------------------------------------------------------
+# empirical NTK of a finite-width model
+# ----------------------------------------------------------------------------
+
+def empirical_ntk(apply_fn: Callable, params, x1, x2=None, *, batch_size: int = 128) -> jax.Array:
+    r"""Finite-width NTK :math:`\hat\Theta(x,x')=\langle\nabla_\theta f(x),\nabla_\theta f(x')\rangle` by ``jax`` autodiff.
+
+    Works for any scalar-output ``apply_fn(params, x) -> (n,)``; the Jacobians
+    are computed ``batch_size`` points at a time and contracted block by block,
+    so memory is ``O(batch_size * number_of_parameters)``. For ``pntk.models.pnn``
+    the result is the finite-width formula of the paper digest §3.2.
+    """
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable apply_fn(params, x), got {type(apply_fn).__name__}")
+    batch_size = _validate.positive_int(batch_size, "batch_size")
+    x1, x2 = _validate.point_pair(x1, x2)
+    same = x2 is x1
+    flat, unravel = ravel_pytree(params)
+    try:
+        out = apply_fn(params, x1[:1])
+    except Exception as err:
+        raise ValueError(
+            f"apply_fn(params, x1) failed for x1 of input dimension {x1.shape[1]}; "
+            f"do params and the inputs match? ({type(err).__name__}: {err})"
+        ) from None
+    if out.shape != (1,):
+        raise ValueError(f"apply_fn must map (n, d) inputs to (n,) outputs, got shape {out.shape} for n=1")
+    jac = _jacobian_fn(apply_fn, unravel)
+    blocks1 = [jac(flat, x1[i:i + batch_size]) for i in range(0, x1.shape[0], batch_size)]
+    blocks2 = blocks1 if same else [jac(flat, x2[i:i + batch_size]) for i in range(0, x2.shape[0], batch_size)]
+    return jnp.concatenate([jnp.concatenate([a @ b.T for b in blocks2], axis=1) for a in blocks1], axis=0)
+
+
+def _jacobian_fn(apply_fn, unravel):
+    def scalar(flat, x):
+        return apply_fn(unravel(flat), x[None])[0]
+    return jax.jit(jax.vmap(jax.grad(scalar), in_axes=(None, 0)))

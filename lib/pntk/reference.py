@@ -1,0 +1,102 @@
+r"""The polynomial nets of :mod:`pntk.models` written in neural-tangents' ``stax``: an independent kernel oracle.
+
+This is the only module of ``pntk`` that imports neural-tangents. neural-tangents
+0.6.5 imports ``neural_tangents.experimental`` (and through it TensorFlow) on
+``import neural_tangents``; nothing used here needs it, and TensorFlow is not
+installed (it would triple the environment and slow every import). So an empty
+``neural_tangents.experimental`` module is registered before the first import.
+
+The skip :math:`h*\sigma(Wx)+h` cannot be written with ``FanInSum`` (it
+requires Gaussian inputs), so it is written as the Hadamard factor
+:math:`1+\sigma(Wx)`, an ``stax.Elementwise`` layer with closed-form NNGP
+(paper digest §3.6).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+
+from . import _validate
+
+__all__ = ["neural_tangents", "pnn_stax", "pnn_kernel_nt"]
+
+
+# neural-tangents 0.6.5 predates jax 0.5.3 and touches deprecated jax.core names, at import
+# and inside kernel_fn; these warnings say nothing about the kernels' values.
+_JAX_CORE_DEPRECATION = r"jax\.core\.\w+ is deprecated"
+
+
+def neural_tangents():
+    """Import and return ``neural_tangents`` without TensorFlow (see the module docstring)."""
+    sys.modules.setdefault("neural_tangents.experimental", types.ModuleType("neural_tangents.experimental"))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_JAX_CORE_DEPRECATION, category=DeprecationWarning)
+        import neural_tangents as nt
+    return nt
+
+
+def _one_plus_relu_nngp(c12, v1, v2):
+    r""":math:`E[(1+\sigma(u))(1+\sigma(u'))]` for Gaussian :math:`(u,u')` with covariance ``c12`` and variances ``v1, v2``."""
+    s = jnp.sqrt(v1 * v2)
+    ct = jnp.clip(c12 / s, -1.0, 1.0)
+    th = jnp.arccos(ct)
+    return 1 + jnp.sqrt(v1 / (2 * jnp.pi)) + jnp.sqrt(v2 / (2 * jnp.pi)) + s * (jnp.sin(th) + (jnp.pi - th) * ct) / (2 * jnp.pi)
+
+
+def _relu_derivative_nngp(c12, v1, v2):
+    r""":math:`E[\sigma'(u)\sigma'(u')]`."""
+    return (jnp.pi - jnp.arccos(jnp.clip(c12 / jnp.sqrt(v1 * v2), -1.0, 1.0))) / (2 * jnp.pi)
+
+
+def pnn_stax(degree: int, width: int, input_dim: int, *, skip: bool = True, activation: str = "relu"):
+    """``(init_fn, apply_fn, kernel_fn)`` of ``pntk.models.pnn(degree, width, ...)`` in neural-tangents.
+
+    ``Dense(W_std)`` computes :math:`\\frac{W_{std}}{\\sqrt{n_{in}}}Wx`, so
+    ``W_std = sqrt(input_dim)`` gives the paper's unscaled first layer and the
+    readout ``W_std = sqrt(2)`` gives :math:`\\sqrt{2/m}\\,c^\\top h`.
+    """
+    degree = _validate.positive_int(degree, "degree")
+    width = _validate.positive_int(width, "width")
+    input_dim = _validate.positive_int(input_dim, "input_dim")
+    activation = _validate.activation(activation)
+    stax = neural_tangents().stax
+
+    def layer():
+        return stax.Dense(width, W_std=np.sqrt(input_dim))
+
+    if activation == "relu":
+        first = stax.serial(layer(), stax.Relu())
+        one_plus = stax.Elementwise(lambda u: 1 + jnp.maximum(u, 0), _one_plus_relu_nngp, _relu_derivative_nngp)
+    else:
+        first = layer()
+        one_plus = stax.Elementwise(lambda u: 1 + u, lambda c, v1, v2: 1 + c, lambda c, v1, v2: jnp.ones_like(c))
+    repeated = stax.serial(layer(), one_plus) if skip else first
+    readout = stax.Dense(1, W_std=np.sqrt(2.0))
+    if degree == 1:
+        return stax.serial(first, readout)
+    branches = [first] + [repeated] * (degree - 1)
+    with warnings.catch_warnings():
+        # FanInProd warns that it cannot check independence; the branches have independent weights
+        warnings.filterwarnings("ignore", message=".*FanIn. layers assume independent inputs")
+        product = stax.FanInProd()
+    return stax.serial(stax.FanOut(degree), stax.parallel(*branches), product, readout)
+
+
+def pnn_kernel_nt(x1, x2=None, degree: int = 1, *, skip: bool = True, activation: str = "relu",
+                  bias: bool = False, which: str = "ntk"):
+    """neural-tangents' analytic ``kernel_fn`` for the same model as ``pntk.kernels.pnn_ntk``."""
+    x1, x2 = _validate.point_pair(x1, x2)
+    if which not in ("ntk", "nngp"):
+        raise ValueError(f"which must be 'ntk' or 'nngp', got {which!r}")
+    if _validate.boolean(bias, "bias"):
+        x1 = jnp.concatenate([x1, jnp.ones((x1.shape[0], 1), x1.dtype)], axis=1)
+        x2 = jnp.concatenate([x2, jnp.ones((x2.shape[0], 1), x2.dtype)], axis=1)
+    _, _, kernel_fn = pnn_stax(degree, 1, x1.shape[1], skip=skip, activation=activation)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_JAX_CORE_DEPRECATION, category=DeprecationWarning)
+        return kernel_fn(x1, x2, which)
