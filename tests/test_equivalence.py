@@ -114,3 +114,20 @@ def test_argument_validation(sphere_points):
         equivalence.width_for_error([1, 2], [0.5, 0.3], -1.0)
     with pytest.raises(TypeError, match="key"):
         equivalence.ntk_error_vs_width([1], [8], x, key=3)
+
+
+def test_compare_accepts_params_or_key_but_not_both():
+    x = np.asarray(data.sphere(jax.random.key(0), 8, 3))
+    y = np.asarray(data.target("linear")(x))
+    key = jax.random.key(3)
+    by_key = equivalence.compare_with_linearization(2, 16, x, y, x, key=key, steps=20, record_every=10)
+    params = models.pnn(2, 16).init_fn(key, 3)
+    by_params = equivalence.compare_with_linearization(2, 16, x, y, x, params=params, steps=20, record_every=10)
+    np.testing.assert_array_equal(by_key.net.test_predictions, by_params.net.test_predictions)
+    assert by_key.kernel_change == by_params.kernel_change
+    with pytest.raises(ValueError, match="exactly one"):
+        equivalence.compare_with_linearization(2, 16, x, y, x, key=key, params=params)
+    with pytest.raises(ValueError, match="exactly one"):
+        equivalence.compare_with_linearization(2, 16, x, y, x)
+    with pytest.raises(ValueError, match="params must be"):
+        equivalence.compare_with_linearization(3, 16, x, y, x, params=params)

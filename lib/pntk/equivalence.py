@@ -27,6 +27,7 @@ Book chapters "The NTK of a polynomial net" (``book/pnn_ntk.md``) and
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -229,6 +230,12 @@ def relative_change(before, after) -> float:
     return float(np.sqrt(num / den))
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_model(degree, width, skip, activation, bias):
+    """One ``(init_fn, apply_fn)`` per architecture, so that ``training.train`` reuses its compiled loop across seeds."""
+    return models.pnn(degree, width, skip=skip, activation=activation, bias=bias)
+
+
 class TrainingComparison(NamedTuple):
     """What :func:`compare_with_linearization` returns.
 
@@ -259,7 +266,8 @@ class TrainingComparison(NamedTuple):
     kernel_error_init: float
 
 
-def compare_with_linearization(degree: int, width: int, x, y, x_test, *, key, lr_fraction: float = 0.5,
+def compare_with_linearization(degree: int, width: int, x, y, x_test, *, key=None, params=None,
+                               lr_fraction: float = 0.5,
                                steps: int = 1000, record_every: int = 50, skip: bool = True,
                                activation: str = "relu", bias: bool = False) -> TrainingComparison:
     r"""Train ``pnn(degree, width)`` by full-batch gradient descent and compare it with the linearised dynamics.
@@ -280,13 +288,16 @@ def compare_with_linearization(degree: int, width: int, x, y, x_test, *, key, lr
       degree, width: the model ``pntk.models.pnn(degree, width, ...)``.
       x, y: ``(n, d)`` training inputs and ``(n,)`` targets.
       x_test: ``(n_test, d)`` test inputs.
-      key: JAX PRNG key of the initialisation.
+      key: JAX PRNG key of the initialisation (``pnn(degree, width).init_fn(key, d)``), or
+      params: the initial parameters themselves, e.g. a slice ``{"W": W[:degree, :width], "c": c[:width]}``
+        of a larger net's draw (exactly one of ``key`` and ``params``).
       lr_fraction: learning rate as a fraction of the largest stable one, in ``(0, 1)``.
       steps, record_every: as in :func:`pntk.training.train`.
     """
     degree = _validate.positive_int(degree, "degree")
     width = _validate.positive_int(width, "width")
-    key = _validate.prng_key(key)
+    if (key is None) == (params is None):
+        raise ValueError("pass exactly one of key (a JAX PRNG key) and params (initial parameters)")
     lr_fraction = _validate.positive_float(lr_fraction, "lr_fraction")
     if lr_fraction >= 1:
         raise ValueError(f"lr_fraction must lie in (0, 1) for gradient descent to converge, got {lr_fraction}")
@@ -297,8 +308,15 @@ def compare_with_linearization(degree: int, width: int, x, y, x_test, *, key, lr
     k_train = kernels.pnn_ntk(x, x, degree, **opts)
     k_test = kernels.pnn_ntk(x_test, x, degree, **opts)
     lr = lr_fraction * training.max_stable_learning_rate(k_train)
-    init, apply = models.pnn(degree, width, **opts)
-    params0 = init(key, x.shape[1])
+    init, apply = _cached_model(degree, width, _validate.boolean(skip, "skip"), _validate.activation(activation),
+                                _validate.boolean(bias, "bias"))
+    if params is None:
+        params0 = init(_validate.prng_key(key), x.shape[1])
+    else:
+        expected = (degree, width, x.shape[1] + int(bias))
+        if not isinstance(params, dict) or np.shape(params.get("W")) != expected or np.shape(params.get("c")) != (width,):
+            raise ValueError(f"params must be {{'W': {expected}, 'c': ({width},)}} for this model and these inputs")
+        params0 = {"W": jax.numpy.asarray(params["W"]), "c": jax.numpy.asarray(params["c"])}
     f0_train, f0_test = apply(params0, x), apply(params0, x_test)
     net = training.train(apply, params0, x, y, learning_rate=lr, steps=steps, record_every=record_every,
                          x_test=x_test)
