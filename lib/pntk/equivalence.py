@@ -317,9 +317,10 @@ def compare_with_linearization(degree: int, width: int, x, y, x_test, *, key=Non
         if not isinstance(params, dict) or np.shape(params.get("W")) != expected or np.shape(params.get("c")) != (width,):
             raise ValueError(f"params must be {{'W': {expected}, 'c': ({width},)}} for this model and these inputs")
         params0 = {"W": jax.numpy.asarray(params["W"]), "c": jax.numpy.asarray(params["c"])}
-    f0_train, f0_test = apply(params0, x), apply(params0, x_test)
     net = training.train(apply, params0, x, y, learning_rate=lr, steps=steps, record_every=record_every,
                          x_test=x_test)
+    # the outputs recorded at step 0 are f_0 (no separate, uncompiled forward pass)
+    f0_train, f0_test = net.train_predictions[0], net.test_predictions[0]
     lin_opts = dict(learning_rate=lr, steps=net.steps, f0_train=f0_train, f0_test=f0_test)
     linear = training.linearized_dynamics(k_train, y, k_test_train=k_test, **lin_opts)
     emp0_train = finite_width_ntk(params0, x, **opts)
