@@ -16,10 +16,12 @@ parameter :math:`\alpha=(d-2)/2` (not :math:`(d-1)/2`, the official code's choic
 
 from __future__ import annotations
 
+import functools
 from math import comb, lgamma, pi, sqrt, exp
 from typing import Callable
 
 import numpy as np
+from scipy.special import roots_legendre
 
 from . import _validate
 
@@ -74,7 +76,7 @@ def sphere_eigenvalues(kernel: Callable, dim: int, max_k: int, *, num_nodes: int
       dim: ambient dimension :math:`d\ge2` (the sphere :math:`\mathbb S^{d-1}\subset\mathbb R^d`).
       max_k: largest harmonic degree.
       num_nodes: Gauss-Legendre nodes in the angle :math:`\vartheta\in[0,\pi]`
-        (default ``max(4000, 60 * max_k)``). The integrand is smooth in
+        (default ``max(2000, 20 * max_k)``). The integrand is smooth in
         :math:`\vartheta`, so the result is exact to round-off once the nodes
         resolve :math:`P_k`.
 
@@ -85,10 +87,9 @@ def sphere_eigenvalues(kernel: Callable, dim: int, max_k: int, *, num_nodes: int
         raise TypeError("kernel must be a function of the cosine t, e.g. lambda t: pnn_ntk_cosine(t, 2)")
     dim = _validate.positive_int(dim, "dim", minimum=2)
     max_k = _validate.positive_int(max_k, "max_k", minimum=0)
-    num_nodes = max(4000, 60 * max_k) if num_nodes is None else _validate.positive_int(num_nodes, "num_nodes")
-    nodes, weights = np.polynomial.legendre.leggauss(num_nodes)
-    theta = 0.5 * pi * (nodes + 1.0)
-    weights = 0.5 * pi * weights * np.sin(theta) ** (dim - 2)
+    num_nodes = max(2000, 20 * max_k) if num_nodes is None else _validate.positive_int(num_nodes, "num_nodes")
+    theta, weights = _angle_quadrature(num_nodes)
+    weights = weights * np.sin(theta) ** (dim - 2)
     t = np.cos(theta)
     values = np.asarray(kernel(t), dtype=float)
     if values.shape != t.shape:
@@ -97,6 +98,17 @@ def sphere_eigenvalues(kernel: Callable, dim: int, max_k: int, *, num_nodes: int
         raise ValueError("kernel(t) returned non-finite values on [-1, 1]")
     const = exp(lgamma(dim / 2) - lgamma((dim - 1) / 2)) / sqrt(pi)
     return const * sphere_legendre(max_k, dim, t) @ (weights * values)
+
+
+@functools.lru_cache(maxsize=8)
+def _angle_quadrature(num_nodes: int):
+    """Gauss-Legendre nodes and weights on [0, pi], cached (numpy's leggauss is O(n^3); scipy's is not)."""
+    nodes, weights = roots_legendre(num_nodes)
+    theta = 0.5 * pi * (nodes + 1.0)
+    theta.flags.writeable = False
+    weights = 0.5 * pi * weights
+    weights.flags.writeable = False
+    return theta, weights
 
 
 def expand_by_multiplicity(mu, dim: int) -> np.ndarray:
