@@ -351,7 +351,7 @@ def empirical_ntk(apply_fn: Callable, params, x1, x2=None, *, batch_size: int = 
     batch_size = _validate.positive_int(batch_size, "batch_size")
     x1, x2 = _validate.point_pair(x1, x2)
     same = x2 is x1
-    flat, unravel = ravel_pytree(params)
+    flat, _ = ravel_pytree(params)
     try:
         out = apply_fn(params, x1[:1])
     except Exception as err:
@@ -361,13 +361,19 @@ def empirical_ntk(apply_fn: Callable, params, x1, x2=None, *, batch_size: int = 
         ) from None
     if out.shape != (1,):
         raise ValueError(f"apply_fn must map (n, d) inputs to (n,) outputs, got shape {out.shape} for n=1")
-    jac = _jacobian_fn(apply_fn, unravel)
+    leaves = jax.tree_util.tree_leaves(params)
+    jac = _jacobian_fn(apply_fn, jax.tree_util.tree_structure(params), tuple((l.shape, l.dtype) for l in leaves))
     blocks1 = [jac(flat, x1[i:i + batch_size]) for i in range(0, x1.shape[0], batch_size)]
     blocks2 = blocks1 if same else [jac(flat, x2[i:i + batch_size]) for i in range(0, x2.shape[0], batch_size)]
     return jnp.concatenate([jnp.concatenate([a @ b.T for b in blocks2], axis=1) for a in blocks1], axis=0)
 
 
-def _jacobian_fn(apply_fn, unravel):
+@functools.lru_cache(maxsize=32)
+def _jacobian_fn(apply_fn, treedef, leaf_specs):
+    """Per-example parameter gradients, compiled once per model and parameter layout (chapters call this in loops)."""
+    template = jax.tree_util.tree_unflatten(treedef, [jnp.zeros(shape, dtype) for shape, dtype in leaf_specs])
+    _, unravel = ravel_pytree(template)
+
     def scalar(flat, x):
         return apply_fn(unravel(flat), x[None])[0]
     return jax.jit(jax.vmap(jax.grad(scalar), in_axes=(None, 0)))

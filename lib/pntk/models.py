@@ -25,6 +25,7 @@ pre-activation an :math:`\mathcal N(0,1)` bias.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -56,11 +57,14 @@ def pnn(degree: int, width: int, *, skip: bool = True, activation: str = "relu",
       :class:`Model` ``(init_fn, apply_fn)``. ``init_fn(key, input_dim)`` gives
       ``{"W": (degree, width, input_dim [+1]), "c": (width,)}``.
     """
-    degree = _validate.positive_int(degree, "degree")
-    width = _validate.positive_int(width, "width")
-    skip = _validate.boolean(skip, "skip")
-    activation = _validate.activation(activation)
-    bias = _validate.boolean(bias, "bias")
+    return _pnn(_validate.positive_int(degree, "degree"), _validate.positive_int(width, "width"),
+                _validate.boolean(skip, "skip"), _validate.activation(activation), _validate.boolean(bias, "bias"))
+
+
+@functools.lru_cache(maxsize=256)
+def _pnn(degree: int, width: int, skip: bool, activation: str, bias: bool) -> Model:
+    # memoised: the same architecture returns the same functions, so the compiled training
+    # loops and Jacobians cached per apply_fn (pntk.training, pntk.kernels) are reused
     phi = jax.nn.relu if activation == "relu" else (lambda u: u)
 
     def init_fn(key, input_dim: int):

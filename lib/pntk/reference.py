@@ -29,6 +29,8 @@ __all__ = ["neural_tangents", "pnn_stax", "pnn_kernel_nt"]
 # neural-tangents 0.6.5 predates jax 0.5.3 and touches deprecated jax.core names, at import
 # and inside kernel_fn; these warnings say nothing about the kernels' values.
 _JAX_CORE_DEPRECATION = r"jax\.core\.\w+ is deprecated"
+# FanInProd cannot check that its branches are independent; ours have independent weights by construction
+_FANIN_WARNING = r".*FanIn. layers assume independent inputs"
 
 
 def neural_tangents():
@@ -82,7 +84,7 @@ def pnn_stax(degree: int, width: int, input_dim: int, *, skip: bool = True, acti
     branches = [first] + [repeated] * (degree - 1)
     with warnings.catch_warnings():
         # FanInProd warns that it cannot check independence; the branches have independent weights
-        warnings.filterwarnings("ignore", message=".*FanIn. layers assume independent inputs")
+        warnings.filterwarnings("ignore", message=_FANIN_WARNING)
         product = stax.FanInProd()
     return stax.serial(stax.FanOut(degree), stax.parallel(*branches), product, readout)
 
@@ -99,4 +101,5 @@ def pnn_kernel_nt(x1, x2=None, degree: int = 1, *, skip: bool = True, activation
     _, _, kernel_fn = pnn_stax(degree, 1, x1.shape[1], skip=skip, activation=activation)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_JAX_CORE_DEPRECATION, category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=_FANIN_WARNING)
         return kernel_fn(x1, x2, which)
