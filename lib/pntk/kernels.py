@@ -181,7 +181,7 @@ def hadamard(*branches: Kernel) -> Kernel:
     return Kernel(nngp, ntk, var1, var2)
 
 
-def hadamard_power(first: Kernel, repeated: Kernel, count: int) -> Kernel:
+def hadamard_power(first: Kernel, repeated: Kernel, count) -> Kernel:
     r""":func:`hadamard` of ``first`` and ``count`` independent copies of ``repeated``, in closed form.
 
     .. math:: K = K_1 K_r^{c},\qquad \Theta = \Theta_1 K_r^{c} + c\,K_1\Theta_r K_r^{c-1}
@@ -189,14 +189,33 @@ def hadamard_power(first: Kernel, repeated: Kernel, count: int) -> Kernel:
     This is the recursion :math:`\Sigma_n=\Sigma_{n-1}\beta`,
     :math:`\Theta^h_n=\Theta^h_{n-1}\beta+\Sigma_{n-1}\Theta_r` of the paper
     digest §3.3 summed over :math:`n`; it costs the same for every degree.
+    ``count`` may be a traced integer, so one compiled kernel serves every degree.
     """
-    if count == 0:
-        return first
-    power_minus_one = repeated.nngp ** (count - 1)
-    power = power_minus_one * repeated.nngp
+    count = jnp.asarray(count, dtype=jnp.int32)
+    power = _integer_power(repeated.nngp, count)
+    # c K_r^(c-1), written so that c = 0 gives 0 rather than 0 * K_r^(-1)
+    d_power = count * _integer_power(repeated.nngp, jnp.maximum(count - 1, 0))
     nngp = first.nngp * power
-    ntk = first.ntk * power + count * first.nngp * repeated.ntk * power_minus_one
-    return Kernel(nngp, ntk, first.var1 * repeated.var1**count, first.var2 * repeated.var2**count)
+    ntk = first.ntk * power + first.nngp * repeated.ntk * d_power
+    return Kernel(nngp, ntk, first.var1 * _integer_power(repeated.var1, count),
+                  first.var2 * _integer_power(repeated.var2, count))
+
+
+_POWER_BITS = 7  # traced exponents up to 127; pntk.kernels refuses higher degrees
+
+
+def _integer_power(x, n):
+    """x**n for a traced integer 0 <= n < 2**_POWER_BITS by binary exponentiation.
+
+    Unrolled square-and-multiply: XLA fuses it into one elementwise pass, several
+    times faster than ``lax.pow`` with a traced exponent (measured on 4096 x 4096).
+    """
+    result = jnp.ones_like(x)
+    square = x
+    for bit in range(_POWER_BITS):
+        result = jnp.where((n >> bit) & 1, result * square, result)
+        square = square * square
+    return result
 
 
 # ----------------------------------------------------------------------------
@@ -217,7 +236,8 @@ def _with_bias(x):
     return jnp.concatenate([x, jnp.ones((x.shape[0], 1), x.dtype)], axis=1)
 
 
-@functools.partial(jax.jit, static_argnames=("degree", "skip", "activation", "bias", "which"))
+# the degree is a traced argument: loops over degrees (chapters, widgets) reuse one compiled kernel
+@functools.partial(jax.jit, static_argnames=("skip", "activation", "bias", "which"))
 def _pnn_kernel_jit(x1, x2, degree, skip, activation, bias, which):
     if bias:
         x1, x2 = _with_bias(x1), _with_bias(x2)
@@ -246,7 +266,7 @@ def _pnn_kernel(x1, x2, degree, skip, activation, bias, which):
 
 def _model_options(degree, skip, activation, bias):
     return (
-        _validate.positive_int(degree, "degree"),
+        _validate.positive_int(degree, "degree", maximum=2**_POWER_BITS),
         _validate.boolean(skip, "skip"),
         _validate.activation(activation),
         _validate.boolean(bias, "bias"),
@@ -302,7 +322,7 @@ def relu_ntk(x1, x2=None, *, bias: bool = False) -> jax.Array:
     return pnn_ntk(x1, x2, 1, bias=bias)
 
 
-@functools.partial(jax.jit, static_argnames=("degree", "skip", "activation", "bias", "which"))
+@functools.partial(jax.jit, static_argnames=("skip", "activation", "bias", "which"))
 def _pnn_cosine_jit(t, degree, skip, activation, bias, which):
     return getattr(_pnn_from_inputs(inputs_from_cosine(t, bias=bias), degree, skip, activation), which)
 
