@@ -1,0 +1,59 @@
+"""The book build fails loudly on a failing cell and on a broken citation (a deliberately broken copy)."""
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = pathlib.Path(sys.executable).parent / "jupyter-book"
+
+CHAPTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A broken chapter
+
+{body}
+"""
+
+
+def build(tmp_path, body):
+    """Build a one-page book with the project's real _config.yml and the Makefile's flags."""
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    shutil.copy(ROOT / "references.bib", tmp_path / "references.bib")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    (tmp_path / "index.md").write_text(CHAPTER.format(body=body))
+    makefile = (ROOT / "Makefile").read_text()
+    flags = next(line for line in makefile.splitlines() if line.startswith("BUILD_FLAGS")).split(":=")[1].split()
+    return subprocess.run([str(JUPYTER_BOOK), "build", *flags, str(tmp_path)], capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_a_working_page_builds(tmp_path):
+    result = build(tmp_path, "```{code-cell} ipython3\nprint(1 + 1)\n```\n")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / "_build" / "html" / "index.html").exists()
+
+
+@pytest.mark.slow
+def test_a_failing_cell_fails_the_build_and_is_shown(tmp_path):
+    result = build(tmp_path, "```{code-cell} ipython3\nraise RuntimeError('deliberate failure')\n```\n")
+    assert result.returncode != 0
+    assert "deliberate failure" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_missing_citation_fails_the_build(tmp_path):
+    result = build(tmp_path, "See {cite}`no_such_reference_2099`.\n")
+    assert result.returncode != 0
+    assert "no_such_reference_2099" in result.stdout + result.stderr
