@@ -29,6 +29,7 @@ import math
 from typing import Callable, NamedTuple
 
 import numpy as np
+import scipy.linalg
 from scipy.special import eval_gegenbauer
 
 from . import _validate
@@ -331,7 +332,7 @@ def projection_dynamics(k_train, y, projections, learning_rates, steps, *, f0_tr
     if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer) or np.any(t < 0):
         raise ValueError("steps must be a non-negative integer or a 1-D array of them")
     r0 = y if f0_train is None else y - np.asarray(_validate.vector(f0_train, "f0_train", length=n))[:, None]
-    lam, v = np.linalg.eigh(k)
+    lam, v = scipy.linalg.eigh(k, driver="evr")  # several times faster than numpy's eigh here
     lam = np.clip(lam, 0.0, None)
     coef = v.T @ r0  # (n, T)
     pv = np.einsum("tkn,nj->tkj", p, v)  # (T, K, n) projections in the eigenbasis
