@@ -117,15 +117,6 @@ def test_ntk_regressor_equals_pnn_kernel_regression(bias, skip):
         np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
 
 
-def test_paper_ntk_with_traced_degree_equals_pnn_ntk():
-    x1 = np.asarray(data.ball(jax.random.key(2), 9, 4, 3.0))
-    x2 = np.asarray(data.ball(jax.random.key(3), 7, 4, 3.0))
-    for bias in [False, True]:
-        for n in range(1, 8):
-            ours = np.asarray(ex._paper_ntk(jnp.asarray(x1), jnp.asarray(x2), jnp.asarray(n - 1.0), bias))
-            np.testing.assert_allclose(ours, kernels.pnn_ntk(x1, x2, n, bias=bias), rtol=1e-13)
-
-
 def test_ntk_regressor_interpolates_and_refuses_bad_inputs():
     x = np.asarray(data.ball(jax.random.key(0), 20, 2, 1.0))
     y = np.asarray(data.target("quadratic")(x))

@@ -144,3 +144,14 @@ def test_float32_inputs_give_float32_kernels_close_to_float64(sphere_points):
     k32 = kernels.pnn_ntk(x1.astype(np.float32), x2.astype(np.float32), 3)
     assert k32.dtype == np.float32
     np.testing.assert_allclose(k32, kernels.pnn_ntk(x1, x2, 3), rtol=2e-5)
+
+
+def test_one_compiled_kernel_serves_every_degree_and_matches_the_product_rule(ball_points):
+    """The degree is traced (binary exponentiation): check degrees 1..20 against the general hadamard()."""
+    x1, x2 = (np.asarray(p) for p in ball_points)
+    k_in = kernels.inputs(jnp.asarray(x1), jnp.asarray(x2))
+    first, repeated = kernels.relu(k_in), kernels.one_plus_relu(k_in)
+    for degree in [1, 2, 7, 20]:
+        general = kernels.dense(kernels.hadamard(first, *[repeated] * (degree - 1)), scale=2.0)
+        np.testing.assert_allclose(kernels.pnn_ntk(x1, x2, degree), general.ntk, rtol=1e-12)
+        np.testing.assert_allclose(kernels.pnn_nngp(x1, x2, degree), general.nngp, rtol=1e-12)

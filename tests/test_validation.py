@@ -10,7 +10,8 @@ X = np.ones((4, 3))
 
 
 @pytest.mark.parametrize("call,error,match", [
-    (lambda: kernels.pnn_ntk(X, X, 0), ValueError, "degree must be an integer >= 1"),
+    (lambda: kernels.pnn_ntk(X, X, 0), ValueError, r"degree must be an integer in \[1, 128\], got 0"),
+    (lambda: kernels.pnn_ntk(X, X, 500), ValueError, "degree"),
     (lambda: kernels.pnn_ntk(X, X, -2), ValueError, "degree"),
     (lambda: kernels.pnn_ntk(X, X, 2.0), TypeError, "degree must be an integer"),
     (lambda: kernels.pnn_ntk(X, X, 2.5), TypeError, "degree"),

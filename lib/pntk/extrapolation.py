@@ -85,8 +85,8 @@ def ntk_regressor(x_train, y_train, degree: int, *, skip: bool = True, activatio
     kernel of :func:`pntk.kernels.pnn_ntk`, but the query points are evaluated
     in blocks of ``chunk`` rows (the last block zero-padded), and so are the
     training points for :math:`\Theta(X,X)`. Every evaluation therefore has the
-    same shape ``(chunk, n)`` and reuses one compiled kernel per
-    ``(n, degree, bias)``, which keeps a chapter that queries many point sets fast.
+    same shape ``(chunk, n)`` and reuses one compiled kernel per ``(n, bias)``
+    (the degree is traced), which keeps a chapter that queries many point sets fast.
 
     Returns:
       ``predict(x) -> (len(x),)`` numpy array; ``predict.alpha`` holds
@@ -112,10 +112,7 @@ def ntk_regressor(x_train, y_train, degree: int, *, skip: bool = True, activatio
             block = z[start:start + chunk]
             padded = np.zeros((chunk, d))
             padded[: block.shape[0]] = block
-            if skip and activation == "relu":  # the paper's model: one compiled kernel for every degree
-                k = _paper_ntk(jnp.asarray(padded), jnp.asarray(x_train), jnp.asarray(degree - 1.0), bias)
-            else:
-                k = pnn_ntk(padded, x_train, degree, **opts)
+            k = pnn_ntk(padded, x_train, degree, **opts)  # compiled once per shape, for every degree
             blocks.append(np.asarray(k)[: block.shape[0]])
         return np.concatenate(blocks)
 
@@ -129,30 +126,6 @@ def ntk_regressor(x_train, y_train, degree: int, *, skip: bool = True, activatio
     predict.alpha = alpha
     predict.k_train = k_train
     return predict
-
-
-@functools.partial(jax.jit, static_argnames=("bias",))
-def _paper_ntk(x1, x2, count, bias):
-    r"""NTK of the skip ReLU-CCP with the degree as a *traced* value ``count = N - 1``.
-
-    Built from :mod:`pntk.kernels`' layers; the Hadamard power
-    :math:`K=K_1\beta^{c}`, :math:`\Theta=\Theta_1\beta^{c}+c\,K_1\Theta_\beta\beta^{c-1}`
-    is written out here (as in :func:`pntk.kernels.hadamard_power`) because that
-    function needs a Python integer; :math:`\beta\ge1`, so :math:`\beta^{-1}` at
-    :math:`c=0` is harmless. Equal to :func:`pntk.kernels.pnn_ntk` (tested).
-    """
-    from .kernels import dense, inputs, one_plus_relu, relu
-
-    if bias:
-        x1 = jnp.concatenate([x1, jnp.ones((x1.shape[0], 1), x1.dtype)], axis=1)
-        x2 = jnp.concatenate([x2, jnp.ones((x2.shape[0], 1), x2.dtype)], axis=1)
-    k = inputs(x1, x2)
-    first, rep = relu(k), one_plus_relu(k)
-    power_minus_one = rep.nngp ** (count - 1.0)
-    power = power_minus_one * rep.nngp
-    ntk = first.ntk * power + count * first.nngp * rep.ntk * power_minus_one
-    k = first._replace(nngp=first.nngp * power, ntk=ntk)
-    return dense(k, scale=2.0).ntk
 
 
 def random_directions(key, n: int, dim: int) -> np.ndarray:
