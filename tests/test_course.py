@@ -4,6 +4,8 @@ the glossary and notation pages exist and are linked; code cells run outside the
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import pathlib
 import re
 import shutil
@@ -122,6 +124,32 @@ def test_code_cells_are_plain_python(chapter):
         assert not re.search(r"['\"](\.\./|book/|lib/|tests/)|__file__", source), \
             f"{chapter.name}: a code cell depends on the repository layout:\n{source}"
         assert "glue(" not in source or "from myst_nb import glue" in "\n".join(code)
+
+
+def requirement_names() -> set[str]:
+    """Distributions of the book's environment: requirements.txt, what postBuild installs, and pntk."""
+    names = {re.split(r"[=<>\[ ;]", line.strip())[0] for line in (ROOT / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")}
+    names |= set(re.findall(r"pip install --no-deps ([\w-]+)==", (ROOT / "postBuild").read_text())) | {"pntk"}
+    return {re.sub(r"[-_.]+", "-", n).lower() for n in names}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_code_cells_import_only_the_books_environment(chapter):
+    """Every module a chapter imports comes from the standard library or a distribution of the environment."""
+    distributions = importlib.metadata.packages_distributions()
+    allowed = requirement_names()
+    modules = set()
+    for cell in jupytext.read(chapter).cells:
+        if cell.cell_type == "code":
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Import):
+                    modules |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules.add(node.module.split(".")[0])
+    for module in sorted(modules - set(sys.stdlib_module_names)):
+        dists = {re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(module, [module])}
+        assert dists & allowed, f"{chapter.name} imports {module} ({dists}), not in requirements.txt or postBuild"
 
 
 @pytest.mark.slow
