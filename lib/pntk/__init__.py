@@ -8,7 +8,9 @@ Modules: :mod:`pntk.models` (finite-width nets), :mod:`pntk.kernels` (exact and
 empirical kernels), :mod:`pntk.training` (gradient descent, linearised dynamics,
 kernel regression), :mod:`pntk.spectra` (Funk-Hecke and Gram spectra),
 :mod:`pntk.data` (inputs, targets, metrics), :mod:`pntk.plotting` (figure style),
-:mod:`pntk.reference` (the same models in neural-tangents, an independent oracle).
+:mod:`pntk.reference` (the same models in neural-tangents, an independent oracle),
+:mod:`pntk.widgets` (the interactive explorers of Part II, live and static),
+:mod:`pntk.hadamard_nets` (the NCP, NCP-Skip and modulated nets of Part III, and their kernels).
 
 Importing ``pntk`` switches JAX to 64-bit floats (``jax_enable_x64``): the
 exact kernels are compared with their estimates to round-off, which float32
@@ -19,7 +21,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import data, kernels, models, plotting, spectra, training  # noqa: E402
+from . import data, hadamard_nets, kernels, models, plotting, spectra, training, widgets  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["data", "kernels", "models", "plotting", "spectra", "training", "__version__"]
+__all__ = ["data", "hadamard_nets", "kernels", "models", "plotting", "spectra", "training", "widgets", "__version__"]

@@ -1,0 +1,727 @@
+r"""The book's widgets: an extrapolation explorer and a spectrum explorer, each with a live and a static face.
+
+Every widget is one pure computation (a cached function of its controls), one
+pure drawing function (data -> PNG bytes) and two faces built on them:
+
+* the **live face** (:func:`extrapolation_explorer`, :func:`spectrum_explorer`)
+  for Binder or a local kernel: sliders and drop-downs that recompute and
+  redraw on change. Results are cached on the controls
+  (:func:`functools.lru_cache`), the kernels of :mod:`pntk.kernels` are
+  compiled once for every degree (the degree is a traced argument), and the
+  finite-width nets are *nested* sub-nets of one net drawn once
+  (:func:`pntk.convergence.subnet`) whose NTK is evaluated in closed form
+  (:func:`pntk.equivalence.finite_width_ntk`, no compilation). Out-of-range
+  values are clamped or refused with a message shown in the widget;
+* the **static face** (:func:`extrapolation_static`, :func:`spectrum_static`)
+  for the rendered HTML, where no Python runs: one PNG frame per cell of the
+  grid degree x width, all computed when the chapter executes, switched by
+  client-side links only. Its outer :class:`ipywidgets.Stack` is indexed by the
+  width slider and holds one inner ``Stack`` per width, indexed by the degree
+  slider; both sliders are :class:`ipywidgets.IntSlider` over the *index* of the
+  value, linked with :func:`ipywidgets.jslink`. The outermost ``VBox`` has the DOM
+  class ``pntk-static-widget``.
+
+A frame of the static face is byte for byte what the live face draws for the
+same controls: both call :func:`extrapolation_png` / :func:`spectrum_png`.
+
+What the pictures show:
+
+* **Extrapolation** (chapter "Extrapolation", paper digest §5.1): a 1-D target
+  fitted on 60 equally spaced points of :math:`[-a,a]` and drawn on
+  :math:`[-2a,2a]`, with the median absolute percentage error (MAPE,
+  :func:`pntk.data.mape`) on 200 points with :math:`a<|x|\le2a`, exactly the
+  chapter's 1-D set-up. Infinite width is NTK kernel regression with biases,
+  :math:`f(x)=\Theta(x,X)\Theta(X,X)^{-1}y` (:func:`pntk.extrapolation.ntk_regressor`).
+  A finite width :math:`m` is kernel regression with the *empirical* NTK
+  :math:`\hat\Theta_m` of one random net of that width (the linearised net
+  trained to convergence from a zero initial output):
+  :math:`f(x)=\hat\Theta_m(x,X)\hat\Theta_m(X,X)^{+}y`, with the pseudo-inverse
+  because :math:`\hat\Theta_m(X,X)` has rank at most the number of parameters.
+* **Spectrum** (chapter "Spectral bias", paper digest §4.4, §5.8): left, the
+  exact Funk-Hecke eigenvalues :math:`\mu_k/\Theta(1)` of the normalised NTK of
+  degree :math:`N` against the ReLU net's (:func:`pntk.frequency.pnn_spectra`),
+  with the Rayleigh quotients :math:`p_k^\top K p_k/(n\,p_k^\top p_k)` of the
+  normalised Gram matrix on the sampled zonal harmonics :math:`p_k` (the
+  eigenvalue gradient descent actually sees for that frequency; the exact NTK
+  at infinite width, the empirical NTK of a random net at finite width); right,
+  the relative residual projections :math:`|a_k(t)|/|a_k(0)|` of the
+  linearised dynamics with that Gram matrix (:func:`pntk.frequency.projection_dynamics`,
+  :math:`r_{t+1}=(I-\frac{2\eta}{n}K)r_t`), degree :math:`N` solid and ReLU dotted.
+
+For benchmarks, :data:`BENCH_CASES` maps each widget to the function that does
+the work of one live slider change and a list of keyword arguments for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import numbers
+from typing import Callable, NamedTuple
+
+import jax
+import numpy as np
+import scipy.linalg
+
+from . import _validate, data, frequency, kernels, models, plotting
+from . import extrapolation as _ex
+from .convergence import subnet
+from .equivalence import finite_width_ntk
+
+__all__ = [
+    "INFINITE",
+    "EXTRAPOLATION_CONTROLS",
+    "EXTRAPOLATION_DEFAULTS",
+    "SPECTRUM_CONTROLS",
+    "SPECTRUM_DEFAULTS",
+    "MAX_FRAME_BYTES",
+    "ExtrapolationFrame",
+    "SpectrumFrame",
+    "extrapolation_frame",
+    "spectrum_frame",
+    "draw_extrapolation",
+    "draw_spectrum",
+    "extrapolation_png",
+    "spectrum_png",
+    "check_controls",
+    "static_face",
+    "extrapolation_static",
+    "spectrum_static",
+    "LiveExplorer",
+    "extrapolation_explorer",
+    "spectrum_explorer",
+    "BENCH_CASES",
+    "cache_clear",
+]
+
+INFINITE = "infinite"
+"""The width value meaning the infinite-width limit (the exact NTK)."""
+
+EXTRAPOLATION_CONTROLS = {
+    "degree": tuple(range(1, 9)),
+    "width": (16, 64, 256, 1024, INFINITE),
+    "target": ("quadratic", "cubic", "cos"),
+    "train_range": (1.0, 1.5, 2.0, 2.5, 3.0),
+}
+"""Allowed values of the extrapolation explorer's controls (``train_range`` is the half-width :math:`a`)."""
+
+EXTRAPOLATION_DEFAULTS = {"degree": 3, "width": INFINITE, "target": "cubic", "train_range": 2.5}
+
+SPECTRUM_CONTROLS = {
+    "degree": tuple(range(1, 10)),
+    "width": (64, 256, 1024, INFINITE),
+    "dim": (3, 5, 10),
+}
+"""Allowed values of the spectrum explorer's controls (``dim`` is :math:`d`, the sphere is :math:`\\mathbb S^{d-1}`)."""
+
+SPECTRUM_DEFAULTS = {"degree": 3, "width": INFINITE, "dim": 5}
+
+MAX_FRAME_BYTES = 40_000
+"""Upper bound on the size of one PNG frame (the tests check it); frames are palette PNGs at low dpi."""
+
+_TARGET_LABELS = {"quadratic": "x²", "cubic": "x³ + x² − 5x + 5", "cos": "cos x"}
+
+# extrapolation set-up (the chapter's 1-D experiment)
+_N_TRAIN = 60
+_UNIT_TRAIN = np.linspace(-1.0, 1.0, _N_TRAIN)
+_UNIT_OUT = np.concatenate([np.linspace(-2.0, -1.01, 100), np.linspace(1.01, 2.0, 100)])
+_UNIT_PLOT = np.linspace(-2.0, 2.0, 252)  # with the 200 test points, one 452-row block of the kernel
+_PINV_RCOND = 1e-10
+
+# spectrum set-up
+_N_SPHERE = 256
+_HARMONICS = (1, 2, 3, 4, 5)
+_MAX_K = 30
+_LEARNING_RATE = 0.5  # on the normalised kernel: lambda_max / n <= trace / n = 1, so q = 1 - 2 eta lambda / n >= 0
+_STEPS = np.unique(np.concatenate([[0], np.geomspace(1, 1e5, 60).astype(int)]))
+
+_FIGURE_DPI = 72
+_PALETTE_COLORS = 96
+
+
+# ----------------------------------------------------------------------------
+# controls
+# ----------------------------------------------------------------------------
+
+def _same(value, allowed) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(allowed, str) or isinstance(value, str):
+        return isinstance(value, str) and value == allowed
+    return isinstance(value, numbers.Real) and float(value) == float(allowed)
+
+
+def _choice(value, name: str, allowed: tuple):
+    """``value`` as the matching entry of ``allowed``, else a ValueError naming the control and its values."""
+    if isinstance(value, float) and math.isinf(value) and INFINITE in allowed:
+        return INFINITE
+    for option in allowed:
+        if _same(value, option):
+            return option
+    raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+def check_controls(controls: dict, values: dict) -> dict:
+    """Validate a full set of control values against ``controls`` (a ``*_CONTROLS`` dict).
+
+    Returns the canonical values (``64.0`` becomes ``64``, ``float('inf')`` becomes
+    :data:`INFINITE`). Raises ``ValueError`` naming the control and its allowed
+    values for a bad value, an unknown control or a missing one.
+    """
+    if not isinstance(controls, dict) or not isinstance(values, dict):
+        raise TypeError("controls and values must be dicts of control name -> allowed values / value")
+    unknown = sorted(set(values) - set(controls))
+    if unknown:
+        raise ValueError(f"unknown control(s) {unknown}; the controls are {list(controls)}")
+    missing = [name for name in controls if name not in values]
+    if missing:
+        raise ValueError(f"missing control(s) {missing}")
+    return {name: _choice(values[name], name, allowed) for name, allowed in controls.items()}
+
+
+def _readonly(*arrays):
+    for a in arrays:
+        a.flags.writeable = False
+
+
+def _pinv_apply(k, y, rcond: float = _PINV_RCOND) -> np.ndarray:
+    r""":math:`K^+y` for a symmetric PSD ``k``, dropping eigenvalues below ``rcond`` times the largest.
+
+    Gradient descent on the linearised model converges to this minimum-norm
+    solution along the eigenvectors it can move; the dropped ones are at round-off level.
+    """
+    lam, v = scipy.linalg.eigh(k, driver="evr")
+    keep = lam > rcond * lam[-1]
+    return v[:, keep] @ ((v[:, keep].T @ y) / lam[keep])
+
+
+# ----------------------------------------------------------------------------
+# extrapolation explorer: data
+# ----------------------------------------------------------------------------
+
+class ExtrapolationFrame(NamedTuple):
+    """What one extrapolation picture shows (arrays read-only; shared by the cache)."""
+
+    degree: int
+    width: int | str
+    target: str
+    train_range: float
+    x: np.ndarray           # (252,) plot grid on [-2a, 2a]
+    truth: np.ndarray       # target on the grid
+    prediction: np.ndarray  # predictor on the grid
+    x_train: np.ndarray     # (60,)
+    y_train: np.ndarray
+    mape_out: float         # MAPE (%) on the 200 points with a < |x| <= 2a
+
+
+@functools.lru_cache(maxsize=4)
+def _extrapolation_net(seed: int):
+    """One bias net of the largest degree and width on 1-D inputs; every finite width is a nested sub-net of it."""
+    degree, width = max(EXTRAPOLATION_CONTROLS["degree"]), max(w for w in EXTRAPOLATION_CONTROLS["width"]
+                                                               if w != INFINITE)
+    params = models.pnn(degree, width, bias=True).init_fn(jax.random.key(seed), 1)
+    return jax.tree_util.tree_map(np.asarray, params)
+
+
+def extrapolation_frame(degree: int = 3, width=INFINITE, target: str = "cubic",
+                        train_range: float = 2.5, *, seed: int = 0) -> ExtrapolationFrame:
+    r"""Fit ``target`` on :math:`[-a,a]` with the degree-``degree`` polynomial net of width ``width`` and evaluate it on :math:`[-2a,2a]`.
+
+    Infinite width: :func:`pntk.extrapolation.ntk_regressor` with biases (the
+    chapter's predictor). Finite width :math:`m`: kernel regression with the
+    empirical NTK of the random net ``subnet(net, m, degree=N)`` of a bias net drawn
+    once from ``jax.random.key(seed)``, :math:`\hat\Theta_m(x,X)\hat\Theta_m(X,X)^+y`.
+    Cached on the arguments. Raises ``ValueError`` naming the control for a value
+    outside :data:`EXTRAPOLATION_CONTROLS`.
+    """
+    c = check_controls(EXTRAPOLATION_CONTROLS, dict(degree=degree, width=width, target=target,
+                                                    train_range=train_range))
+    seed = _validate.positive_int(seed, "seed", minimum=0)
+    return _extrapolation_frame(c["degree"], c["width"], c["target"], float(c["train_range"]), seed)
+
+
+@functools.lru_cache(maxsize=512)
+def _extrapolation_frame(degree, width, target, a, seed) -> ExtrapolationFrame:
+    f = data.target(target)
+    x_tr = a * _UNIT_TRAIN[:, None]
+    x_eval = a * np.concatenate([_UNIT_PLOT, _UNIT_OUT])[:, None]
+    y_tr = np.asarray(f(x_tr))
+    if width == INFINITE:
+        pred = _ex.ntk_regressor(x_tr, y_tr, degree, bias=True)(x_eval)
+    else:
+        params = subnet(_extrapolation_net(seed), width, degree=degree)
+        alpha = _pinv_apply(finite_width_ntk(params, x_tr, bias=True), y_tr)
+        pred = finite_width_ntk(params, x_eval, x_tr, bias=True) @ alpha
+    pred = np.asarray(pred, dtype=float)
+    n_plot = _UNIT_PLOT.size
+    truth = np.asarray(f(x_eval), dtype=float)
+    mape = data.mape(truth[n_plot:], pred[n_plot:])
+    x = a * _UNIT_PLOT
+    y_tr = np.array(y_tr)
+    x_plot_pred, truth_plot, x_train = pred[:n_plot].copy(), truth[:n_plot].copy(), x_tr[:, 0].copy()
+    _readonly(x, x_plot_pred, truth_plot, x_train, y_tr)
+    return ExtrapolationFrame(degree, width, target, a, x, truth_plot, x_plot_pred, x_train, y_tr, float(mape))
+
+
+# ----------------------------------------------------------------------------
+# spectrum explorer: data
+# ----------------------------------------------------------------------------
+
+class SpectrumFrame(NamedTuple):
+    """What one spectrum picture shows (arrays read-only; shared by the cache)."""
+
+    degree: int
+    width: int | str
+    dim: int
+    ks: np.ndarray             # 0..max_k
+    mu: np.ndarray             # exact mu_k / Theta(1), degree N
+    mu_relu: np.ndarray        # exact mu_k / Theta(1), ReLU net (degree 1)
+    harmonics: tuple           # harmonic degrees k of the zonal target
+    rayleigh: np.ndarray       # (K,) Rayleigh quotient of the normalised Gram / n on each sampled zonal harmonic
+    rayleigh_relu: np.ndarray
+    steps: np.ndarray          # (R,)
+    residual: np.ndarray       # (R, K) |a_k(t)| / |a_k(0)|, degree N
+    residual_relu: np.ndarray  # (R, K) the same for the ReLU net at the same width
+
+
+@functools.lru_cache(maxsize=8)
+def _sphere_problem(dim: int):
+    """Points on the sphere, the zonal target and its projection rows, one draw per dimension."""
+    x = np.asarray(data.sphere(jax.random.key(2), _N_SPHERE, dim))
+    target = data.zonal_harmonic_target(jax.random.key(3), dim, _HARMONICS)
+    y, proj = np.asarray(target(x)), np.asarray(target.projections(x))
+    _readonly(x, y, proj)
+    return x, y, proj
+
+
+@functools.lru_cache(maxsize=8)
+def _exact_spectra(dim: int) -> np.ndarray:
+    degrees = SPECTRUM_CONTROLS["degree"]
+    mu = frequency.pnn_spectra(degrees, dim, _MAX_K, normalize=True)
+    _readonly(mu)
+    return mu
+
+
+@functools.lru_cache(maxsize=8)
+def _sphere_net(dim: int, seed: int):
+    degree, width = max(SPECTRUM_CONTROLS["degree"]), max(w for w in SPECTRUM_CONTROLS["width"] if w != INFINITE)
+    params = models.pnn(degree, width).init_fn(jax.random.fold_in(jax.random.key(seed), dim), dim)
+    return jax.tree_util.tree_map(np.asarray, params)
+
+
+@functools.lru_cache(maxsize=256)
+def _sphere_dynamics(degree: int, width, dim: int, seed: int):
+    """Rayleigh quotients and relative residual projections for one kernel (cached, shared by the ReLU baseline)."""
+    x, y, proj = _sphere_problem(dim)
+    if width == INFINITE:
+        k = np.asarray(kernels.pnn_ntk(x, x, degree))
+    else:
+        k = finite_width_ntk(subnet(_sphere_net(dim, seed), width, degree=degree), x)
+    k = frequency.normalize_kernel(0.5 * (k + k.T))
+    n = x.shape[0]
+    rayleigh = np.einsum("kn,nm,km->k", proj, k, proj) / (n * np.einsum("kn,kn->k", proj, proj))
+    a = frequency.projection_dynamics(k, y, proj, [_LEARNING_RATE], _STEPS)[0]  # (R, K)
+    residual = np.abs(a) / np.abs(a[:1])
+    _readonly(rayleigh, residual)
+    return rayleigh, residual
+
+
+def spectrum_frame(degree: int = 3, width=INFINITE, dim: int = 5, *, seed: int = 0) -> SpectrumFrame:
+    r"""Eigenvalues and per-frequency learning curves of the degree-``degree`` net of width ``width`` on :math:`\mathbb S^{\dim-1}`.
+
+    Exact normalised spectra :math:`\mu_k/\Theta(1)`, :math:`k\le30`, of degree
+    :math:`N` and of the ReLU net; then on :math:`n=256` uniform points and the
+    zonal target :math:`\sum_{k\in\{1,\dots,5\}}0.1\,C_k^{((d-2)/2)}(\langle x,\zeta_k\rangle)`
+    (:func:`pntk.data.zonal_harmonic_target`), the normalised Gram matrix
+    :math:`K` (exact NTK, or the empirical NTK of a random net of width
+    ``width``, a nested sub-net of one net drawn from ``seed``), the Rayleigh
+    quotient of :math:`K/n` on each sampled harmonic, and the relative residual
+    projections of gradient descent on the linearised model at rate
+    :math:`\eta=0.5`. Cached on the arguments. Raises ``ValueError`` naming the
+    control for a value outside :data:`SPECTRUM_CONTROLS`.
+    """
+    c = check_controls(SPECTRUM_CONTROLS, dict(degree=degree, width=width, dim=dim))
+    seed = _validate.positive_int(seed, "seed", minimum=0)
+    return _spectrum_frame(c["degree"], c["width"], c["dim"], seed)
+
+
+@functools.lru_cache(maxsize=256)
+def _spectrum_frame(degree, width, dim, seed) -> SpectrumFrame:
+    mu = _exact_spectra(dim)
+    rayleigh, residual = _sphere_dynamics(degree, width, dim, seed)
+    rayleigh_relu, residual_relu = _sphere_dynamics(1, width, dim, seed)
+    ks = np.arange(_MAX_K + 1)
+    _readonly(ks)
+    return SpectrumFrame(degree, width, dim, ks, mu[degree - 1], mu[0], _HARMONICS, rayleigh, rayleigh_relu,
+                         _STEPS, residual, residual_relu)
+
+
+def cache_clear() -> None:
+    """Empty every cache of this module (the tests use it to count cache hits)."""
+    for fn in (_extrapolation_net, _extrapolation_frame, _sphere_problem, _exact_spectra, _sphere_net,
+               _sphere_dynamics, _spectrum_frame):
+        fn.cache_clear()
+
+
+# ----------------------------------------------------------------------------
+# drawing (pure: data -> figure -> PNG bytes; no pyplot, so no figure is left open)
+# ----------------------------------------------------------------------------
+
+def _width_label(width, short: bool = False) -> str:
+    if width == INFINITE:
+        return "infinite width" if short else "infinite width (NTK)"
+    return f"width {width}"
+
+
+def _new_figure(figsize):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, dpi=_FIGURE_DPI)
+
+
+def _log_ticks(axis, ticks, labels):
+    """Fixed major ticks with plain-text labels and no minor ticks (log axes otherwise lay out many mathtext labels)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FixedFormatter(labels))
+    axis.set_minor_locator(NullLocator())
+
+
+def draw_extrapolation(frame: ExtrapolationFrame):
+    """A :class:`matplotlib.figure.Figure` (not registered with pyplot) of prediction and truth inside and outside :math:`[-a,a]`."""
+    if not isinstance(frame, ExtrapolationFrame):
+        raise TypeError(f"frame must be an ExtrapolationFrame from extrapolation_frame(...), got {type(frame).__name__}")
+    a = frame.train_range
+    with plotting.style():
+        fig = _new_figure((6.6, 3.0))
+        fig.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.9)
+        ax = fig.add_subplot()
+        ax.axvspan(-a, a, color="0.92", zorder=0, label="training range")
+        ax.plot(frame.x, frame.truth, "--", color=plotting.TRUTH_COLOR, label="target", zorder=5)
+        ax.plot(frame.x, frame.prediction, color=plotting.degree_color(frame.degree, 8),
+                label="ReLU net" if frame.degree == 1 else f"degree {frame.degree}")
+        ax.plot(frame.x_train, frame.y_train, ".", ms=3, color="tab:blue", label="training points")
+        pad = 0.6 * (frame.truth.max() - frame.truth.min())
+        ax.set(xlim=(frame.x[0], frame.x[-1]), ylim=(frame.truth.min() - pad, frame.truth.max() + pad), xlabel="x",
+               title=f"{_TARGET_LABELS[frame.target]}, degree {frame.degree}, {_width_label(frame.width)}: "
+                     f"MAPE outside the range {frame.mape_out:.1f}%")
+        ax.legend(fontsize="x-small", loc="upper center", ncol=4)
+    return fig
+
+
+def draw_spectrum(frame: SpectrumFrame):
+    """A :class:`matplotlib.figure.Figure` (not registered with pyplot): eigenvalue decay and learning curves per frequency."""
+    if not isinstance(frame, SpectrumFrame):
+        raise TypeError(f"frame must be a SpectrumFrame from spectrum_frame(...), got {type(frame).__name__}")
+    ks = frame.ks
+    color = plotting.degree_color(frame.degree, 9)
+    colors = [_harmonic_color(j) for j in range(len(frame.harmonics))]
+    with plotting.style():
+        fig = _new_figure((8.4, 3.2))
+        fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.9, wspace=0.25)
+        ax, ax2 = fig.subplots(1, 2)
+        for mu, c, label, ls in ((frame.mu_relu, plotting.RELU_COLOR, "ReLU net", "--"),
+                                 (frame.mu, color, f"degree {frame.degree}", "-")):
+            if frame.degree == 1 and label != "ReLU net":
+                continue
+            even = (ks >= 1) & (ks % 2 == 0)
+            odd = (ks >= 1) & (ks % 2 == 1) & (mu > 1e-14)
+            ax.loglog(ks[even], mu[even], ls, color=c, label=f"{label}, exact")
+            ax.loglog(ks[odd], mu[odd], ".", ms=4, color=c)
+        h = np.asarray(frame.harmonics)
+        ax.loglog(h, np.clip(frame.rayleigh, 1e-12, None), "s", mfc="none", color=color, ms=6,
+                  label="on the sample (what GD sees)")
+        if frame.degree != 1:
+            ax.loglog(h, np.clip(frame.rayleigh_relu, 1e-12, None), "x", color=plotting.RELU_COLOR, ms=5)
+        ax.set(xlabel="harmonic degree k", ylabel="μk / Θ(1)", xlim=(0.9, ks[-1] * 1.1), ylim=(1e-7, 1.5),
+               title=f"normalised eigenvalues, d = {frame.dim}, {_width_label(frame.width, short=True)}")
+        _log_ticks(ax.xaxis, [1, 2, 5, 10, 20], ["1", "2", "5", "10", "20"])
+        _log_ticks(ax.yaxis, [1e-6, 1e-4, 1e-2, 1], ["1e-6", "1e-4", "0.01", "1"])
+        ax.legend(fontsize="x-small", loc="lower left")
+        t = frame.steps[1:]
+        for j, k in enumerate(frame.harmonics):
+            ax2.semilogx(t, frame.residual[1:, j], "-", color=colors[j], label=f"k = {k}")
+            if frame.degree != 1:
+                ax2.semilogx(t, frame.residual_relu[1:, j], ":", color=colors[j])
+        ax2.set(xlabel="gradient-descent step t", ylabel="|a_k(t)| / |a_k(0)|", ylim=(-0.02, 1.15),
+                title="ReLU net: residual per frequency" if frame.degree == 1
+                else f"degree {frame.degree} (solid) vs ReLU net (dotted)")
+        _log_ticks(ax2.xaxis, [1, 10, 100, 1e3, 1e4, 1e5], ["1", "10", "100", "1e3", "1e4", "1e5"])
+        ax2.legend(fontsize="x-small", loc="lower left", ncol=2)
+    return fig
+
+
+def _harmonic_color(j: int):
+    import matplotlib as mpl
+
+    return mpl.colormaps["plasma"](j / len(_HARMONICS) * 0.9)
+
+
+def _png(fig) -> bytes:
+    """The figure as a small palette PNG (quantised colours, optimised); the figure is released."""
+    from PIL import Image as PILImage
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_FIGURE_DPI)
+    fig.clear()
+    buf.seek(0)
+    img = PILImage.open(buf).convert("RGB").quantize(colors=_PALETTE_COLORS, method=PILImage.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    img.save(out, format="png")
+    return out.getvalue()
+
+
+def extrapolation_png(degree: int = 3, width=INFINITE, target: str = "cubic", train_range: float = 2.5,
+                      *, seed: int = 0) -> bytes:
+    """PNG of :func:`draw_extrapolation` for these controls: the work of one slider change (data cached, drawing not)."""
+    return _png(draw_extrapolation(extrapolation_frame(degree, width, target, train_range, seed=seed)))
+
+
+def spectrum_png(degree: int = 3, width=INFINITE, dim: int = 5, *, seed: int = 0) -> bytes:
+    """PNG of :func:`draw_spectrum` for these controls: the work of one slider change (data cached, drawing not)."""
+    return _png(draw_spectrum(spectrum_frame(degree, width, dim, seed=seed)))
+
+
+# ----------------------------------------------------------------------------
+# static face: frames switched by client-side links
+# ----------------------------------------------------------------------------
+
+def _ipywidgets():
+    import ipywidgets
+
+    return ipywidgets
+
+
+def _value_label(value) -> str:
+    return "∞" if value == INFINITE else str(value)
+
+
+@functools.lru_cache(maxsize=1)
+def _static_face_class():
+    w = _ipywidgets()
+
+    class StaticFace(w.VBox):
+        """The static face: ``VBox`` with DOM class ``pntk-static-widget``; the parts are attributes.
+
+        ``degree_slider``, ``width_slider`` (``IntSlider`` over value indices),
+        ``outer`` (``Stack`` over widths of inner ``Stack`` s over degrees of
+        ``Image`` s), ``links`` (every ``jslink``), ``degrees``, ``widths``.
+        """
+
+    return StaticFace
+
+
+def static_face(frames: dict, degrees, widths, *, caption: str = "", initial: tuple | None = None):
+    r"""Build the static face from precomputed PNG frames: ``frames[(degree, width)]`` for every pair.
+
+    Two ``IntSlider`` s over the indices of ``widths`` and ``degrees``; an outer
+    ``Stack`` (one child per width, ``selected_index`` jslinked to the width
+    slider) of inner ``Stack`` s (one ``Image`` per degree, ``selected_index``
+    jslinked to the degree slider); each slider's readout is a ``Stack`` of labels
+    jslinked the same way, so it shows the value, not the index. Everything
+    switches in the browser without a kernel.
+    """
+    w = _ipywidgets()
+    degrees, widths = list(degrees), list(widths)
+    if not degrees or not widths:
+        raise ValueError("degrees and widths must each hold at least one value")
+    missing = [(n, m) for m in widths for n in degrees if (n, m) not in frames]
+    if missing:
+        raise ValueError(f"frames lacks the (degree, width) pairs {missing}")
+    for key, png in frames.items():
+        if not isinstance(png, (bytes, bytearray)) or not bytes(png[:8]) == b"\x89PNG\r\n\x1a\n":
+            raise ValueError(f"frame {key} is not PNG bytes")
+    n0, m0 = initial if initial is not None else (degrees[0], widths[-1])
+    i_deg, i_wid = degrees.index(n0), widths.index(m0)
+
+    def slider(description, values, index):
+        s = w.IntSlider(value=index, min=0, max=len(values) - 1, step=1, description=description,
+                        readout=False, continuous_update=True, layout=w.Layout(width="260px"))
+        readout = w.Stack([w.HTML(f"<b>{_value_label(v)}</b>") for v in values], selected_index=index,
+                          layout=w.Layout(width="70px"))
+        return s, readout
+
+    degree_slider, degree_readout = slider("degree", degrees, i_deg)
+    width_slider, width_readout = slider("width", widths, i_wid)
+    links = [w.jslink((degree_slider, "value"), (degree_readout, "selected_index")),
+             w.jslink((width_slider, "value"), (width_readout, "selected_index"))]
+    inner = []
+    for m in widths:
+        images = [w.Image(value=bytes(frames[(n, m)]), format="png", layout=w.Layout(max_width="100%"))
+                  for n in degrees]
+        stack = w.Stack(images, selected_index=i_deg)
+        links.append(w.jslink((degree_slider, "value"), (stack, "selected_index")))
+        inner.append(stack)
+    outer = w.Stack(inner, selected_index=i_wid)
+    links.append(w.jslink((width_slider, "value"), (outer, "selected_index")))
+    values = w.HTML("<small>degree: " + " · ".join(map(_value_label, degrees)) + " &nbsp;|&nbsp; width: "
+                    + " · ".join(map(_value_label, widths)) + "</small>")
+    rows = [w.HBox([degree_slider, degree_readout, width_slider, width_readout]), values, outer]
+    if caption:
+        rows.insert(0, w.HTML(caption))
+    box = _static_face_class()(rows)
+    box.add_class("pntk-static-widget")
+    box.degree_slider, box.width_slider, box.outer, box.links = degree_slider, width_slider, outer, links
+    box.degrees, box.widths = degrees, widths
+    return box
+
+
+def _grid(controls, degrees, widths):
+    degrees = list(controls["degree"]) if degrees is None else [_choice(n, "degree", controls["degree"])
+                                                                 for n in degrees]
+    widths = list(controls["width"]) if widths is None else [_choice(m, "width", controls["width"]) for m in widths]
+    return degrees, widths
+
+
+def extrapolation_static(target: str = "cubic", train_range: float = 2.5, *, degrees=None, widths=None,
+                         seed: int = 0):
+    """Static face of the extrapolation explorer over degrees x widths (default: all), for one target and range."""
+    c = check_controls(EXTRAPOLATION_CONTROLS, dict(EXTRAPOLATION_DEFAULTS, target=target, train_range=train_range))
+    degrees, widths = _grid(EXTRAPOLATION_CONTROLS, degrees, widths)
+    frames = {(n, m): extrapolation_png(n, m, c["target"], c["train_range"], seed=seed)
+              for m in widths for n in degrees}
+    initial = (3 if 3 in degrees else degrees[0], widths[-1])
+    return static_face(frames, degrees, widths, initial=initial,
+                       caption="<i>Precomputed frames: move the sliders (no kernel needed).</i>")
+
+
+def spectrum_static(dim: int = 5, *, degrees=None, widths=None, seed: int = 0):
+    """Static face of the spectrum explorer over degrees x widths (default: all), for one dimension."""
+    c = check_controls(SPECTRUM_CONTROLS, dict(SPECTRUM_DEFAULTS, dim=dim))
+    degrees, widths = _grid(SPECTRUM_CONTROLS, degrees, widths)
+    frames = {(n, m): spectrum_png(n, m, c["dim"], seed=seed) for m in widths for n in degrees}
+    initial = (3 if 3 in degrees else degrees[0], widths[-1])
+    return static_face(frames, degrees, widths, initial=initial,
+                       caption="<i>Precomputed frames: move the sliders (no kernel needed).</i>")
+
+
+# ----------------------------------------------------------------------------
+# live face
+# ----------------------------------------------------------------------------
+
+class _Spec(NamedTuple):
+    controls: dict
+    defaults: dict
+    render: Callable
+
+
+_SPECS = {
+    "extrapolation": _Spec(EXTRAPOLATION_CONTROLS, EXTRAPOLATION_DEFAULTS, extrapolation_png),
+    "spectrum": _Spec(SPECTRUM_CONTROLS, SPECTRUM_DEFAULTS, spectrum_png),
+}
+
+
+def _control_widget(name, values, value):
+    w = _ipywidgets()
+    if name == "degree":
+        return w.IntSlider(value=value, min=min(values), max=max(values), step=1, description="degree",
+                           continuous_update=False)
+    options = [(_value_label(v) if name == "width" else str(v), v) for v in values]
+    if name == "target":
+        options = [(data.TARGETS[v].description.split(" of")[0].split(" (")[0].replace("$", ""), v) for v in values]
+    if name in ("width", "train_range"):
+        label = {"width": "width", "train_range": "train on ±"}[name]
+        return w.SelectionSlider(options=options, value=value, description=label, continuous_update=False)
+    return w.Dropdown(options=options, value=value, description={"dim": "dimension d"}.get(name, name))
+
+
+@functools.lru_cache(maxsize=1)
+def _live_class():
+    w = _ipywidgets()
+
+    class LiveExplorer(w.VBox):
+        """The live face: one widget per control, a message line and the figure (an ``Image``).
+
+        ``set(**controls)`` changes several controls at once; a value outside its
+        range is clamped (degree) or refused (others) with a message in the widget.
+        """
+
+        def __init__(self, name: str, **initial):
+            spec = _SPECS[name]
+            self.widget_name, self._spec, self._busy = name, spec, True
+            self.controls = {k: _control_widget(k, v, spec.defaults[k]) for k, v in spec.controls.items()}
+            self.message = w.HTML()
+            self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+            super().__init__([w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap")),
+                              self.message, self.image])
+            for widget in self.controls.values():
+                widget.observe(self._on_change, names="value")
+            self._busy = False
+            self.set(**initial)
+            if not initial:
+                self.redraw()
+
+        def values(self) -> dict:
+            """The current control values."""
+            return {k: widget.value for k, widget in self.controls.items()}
+
+        def set(self, **values) -> None:
+            """Set controls; clamp a degree outside its range, refuse any other bad value, report both in the widget."""
+            notes, accepted = [], {}
+            for k, value in values.items():
+                allowed = self._spec.controls.get(k)
+                if allowed is None:
+                    notes.append(f"unknown control {k!r} ignored (controls: {', '.join(self._spec.controls)})")
+                    continue
+                if (k == "degree" and isinstance(value, numbers.Integral) and not isinstance(value, bool)
+                        and not min(allowed) <= value <= max(allowed)):
+                    clamped = int(min(max(value, min(allowed)), max(allowed)))
+                    notes.append(f"degree {value} is outside {min(allowed)}..{max(allowed)}: clamped to {clamped}")
+                    value = clamped
+                try:
+                    accepted[k] = _choice(value, k, allowed)
+                except ValueError as err:
+                    notes.append(f"refused: {err}")
+            self._busy = True
+            try:
+                for k, value in accepted.items():
+                    self.controls[k].value = value
+            finally:
+                self._busy = False
+            self.redraw(notes)
+
+        def _on_change(self, change) -> None:
+            if not self._busy:
+                self.redraw()
+
+        def redraw(self, notes=()) -> None:
+            """Recompute (cached) and redraw for the current controls; errors become a message, not a traceback."""
+            notes = list(notes)
+            try:
+                self.image.value = self._spec.render(**self.values())
+            except Exception as err:  # a widget callback must not raise into the reader's page
+                notes.append(f"could not draw: {type(err).__name__}: {err}")
+            self.message.value = ("<span style='color:#b00020'>" + "<br>".join(notes) + "</span>") if notes else ""
+
+    return LiveExplorer
+
+
+def LiveExplorer(name: str, **initial):  # noqa: N802 (a class factory that reads like the class)
+    """Build the live face of the widget ``name`` (``"extrapolation"`` or ``"spectrum"``)."""
+    if name not in _SPECS:
+        raise ValueError(f"name must be one of {list(_SPECS)}, got {name!r}")
+    return _live_class()(name, **initial)
+
+
+def extrapolation_explorer(**initial):
+    """Live extrapolation explorer (degree, width, target, training range); ``initial`` sets controls (clamped/refused with a message)."""
+    return LiveExplorer("extrapolation", **initial)
+
+
+def spectrum_explorer(**initial):
+    """Live spectrum explorer (degree, width, dimension); ``initial`` sets controls (clamped/refused with a message)."""
+    return LiveExplorer("spectrum", **initial)
+
+
+BENCH_CASES = {
+    "extrapolation": (extrapolation_png,
+                      [dict(degree=n, width=m, target="cubic", train_range=2.5)
+                       for n in (1, 3, 8) for m in (16, 256, 1024, INFINITE)]
+                      + [dict(degree=4, width=INFINITE, target=t, train_range=r)
+                         for t in ("quadratic", "cos") for r in (1.5, 3.0)]),
+    "spectrum": (spectrum_png,
+                 [dict(degree=n, width=m, dim=d) for d in (3, 10) for n in (1, 4, 9) for m in (64, 1024, INFINITE)]),
+}
+"""Widget name -> (function doing the work of one live slider change, list of keyword-argument dicts)."""

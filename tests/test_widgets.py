@@ -1,0 +1,225 @@
+"""pntk.widgets: the static face's structure and links, frames equal to the live face's drawing, validation, caches."""
+
+import ipywidgets
+import jax
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from pntk import data, frequency, kernels, models, training
+from pntk import extrapolation as ex
+from pntk import widgets as W
+from pntk.convergence import subnet
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+EX_DEGREES, EX_WIDTHS = [1, 2, 3], [16, W.INFINITE]
+SP_DEGREES, SP_WIDTHS = [1, 3], [64, W.INFINITE]
+
+
+@pytest.fixture(scope="module")
+def ex_static():
+    return W.extrapolation_static("quadratic", 2.0, degrees=EX_DEGREES, widths=EX_WIDTHS)
+
+
+@pytest.fixture(scope="module")
+def sp_static():
+    return W.spectrum_static(3, degrees=SP_DEGREES, widths=SP_WIDTHS)
+
+
+@pytest.mark.parametrize("which", ["ex_static", "sp_static"])
+def test_static_face_structure_and_links(which, request):
+    box = request.getfixturevalue(which)
+    degrees, widths = (EX_DEGREES, EX_WIDTHS) if which == "ex_static" else (SP_DEGREES, SP_WIDTHS)
+    assert isinstance(box, ipywidgets.VBox)
+    assert "pntk-static-widget" in box._dom_classes
+    for slider, values in ((box.degree_slider, degrees), (box.width_slider, widths)):
+        assert type(slider) is ipywidgets.IntSlider
+        assert (slider.min, slider.max) == (0, len(values) - 1)
+    outer = box.outer
+    assert isinstance(outer, ipywidgets.Stack) and len(outer.children) == len(widths)
+    assert outer.selected_index == box.width_slider.value
+    images = []
+    for inner in outer.children:
+        assert isinstance(inner, ipywidgets.Stack) and len(inner.children) == len(degrees)
+        assert inner.selected_index == box.degree_slider.value
+        for image in inner.children:
+            assert isinstance(image, ipywidgets.Image) and image.format == "png"
+            assert image.value[:8] == PNG_MAGIC
+            assert len(image.value) <= W.MAX_FRAME_BYTES
+            images.append(image.value)
+    # one distinct frame per grid cell: moving either slider changes the visible image
+    assert len(images) == len(degrees) * len(widths) == len(set(images))
+    # the outer stack follows the width slider, every inner stack the degree slider (client-side jslinks)
+    pairs = {(id(link.source[0]), link.source[1], id(link.target[0]), link.target[1]) for link in box.links}
+    assert all(isinstance(link, ipywidgets.widgets.widget_link.Link) for link in box.links)
+    assert (id(box.width_slider), "value", id(outer), "selected_index") in pairs
+    for inner in outer.children:
+        assert (id(box.degree_slider), "value", id(inner), "selected_index") in pairs
+    # the outermost box is reachable: the sliders and the stack are inside it
+    def descendants(w):
+        yield w
+        for child in getattr(w, "children", ()):
+            yield from descendants(child)
+    inside = {id(w) for w in descendants(box)}
+    assert {id(box.degree_slider), id(box.width_slider), id(outer)} <= inside
+
+
+def test_static_frames_equal_the_live_drawing(ex_static):
+    box = ex_static
+    live = W.extrapolation_explorer(target="quadratic", train_range=2.0)
+    for m, inner in zip(EX_WIDTHS, box.outer.children):
+        for n, image in zip(EX_DEGREES, inner.children):
+            live.set(degree=n, width=m)
+            assert live.message.value == ""
+            assert live.image.value == image.value == W.extrapolation_png(n, m, "quadratic", 2.0)
+
+
+def test_infinite_width_frame_is_the_chapters_kernel_regression():
+    a, f = 2.5, data.target("cubic")
+    x_tr = a * np.linspace(-1.0, 1.0, 60)[:, None]
+    x_out = a * np.concatenate([np.linspace(-2.0, -1.01, 100), np.linspace(1.01, 2.0, 100)])[:, None]
+    for n in (1, 3):
+        predict = ex.ntk_regressor(x_tr, f(x_tr), n, bias=True)
+        frame = W.extrapolation_frame(n, W.INFINITE, "cubic", a)
+        assert frame.mape_out == pytest.approx(data.mape(f(x_out), predict(x_out)), rel=1e-9)
+        np.testing.assert_allclose(frame.prediction, predict(frame.x[:, None]), rtol=1e-8, atol=1e-8)
+        np.testing.assert_allclose(frame.truth, f(frame.x[:, None]))
+
+
+def test_finite_width_frame_is_kernel_regression_with_the_autodiff_empirical_ntk():
+    n, m, a = 2, 16, 2.0
+    frame = W.extrapolation_frame(n, m, "quadratic", a)
+    params = subnet(W._extrapolation_net(0), m, degree=n)
+    apply_fn = models.pnn(n, m, bias=True).apply_fn
+    x_tr = frame.x_train[:, None]
+    k = np.asarray(kernels.empirical_ntk(apply_fn, params, x_tr))
+    k_plot = np.asarray(kernels.empirical_ntk(apply_fn, params, frame.x[:, None], x_tr))
+    expected = k_plot @ np.linalg.pinv(k, rcond=1e-10, hermitian=True) @ frame.y_train
+    np.testing.assert_allclose(frame.prediction, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_spectrum_frame_matches_exact_spectra_and_the_linearised_dynamics():
+    frame = W.spectrum_frame(3, W.INFINITE, 3)
+    np.testing.assert_allclose(frame.mu, frequency.pnn_spectrum(3, 3, 30, normalize=True), rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(frame.mu_relu, frequency.pnn_spectrum(1, 3, 30, normalize=True), rtol=1e-9,
+                               atol=1e-14)
+    x, y, proj = W._sphere_problem(3)
+    k = frequency.normalize_kernel(np.asarray(kernels.pnn_ntk(x, x, 3)))
+    hist = training.linearized_dynamics(k, y, learning_rate=0.5, steps=frame.steps, projections=proj)
+    a = np.asarray(hist.residual_projections)
+    np.testing.assert_allclose(frame.residual, np.abs(a) / np.abs(a[:1]), rtol=1e-6, atol=1e-9)
+    assert np.all(frame.residual[0] == 1.0)
+    # gradient descent learns: every sampled frequency's residual has shrunk by the last step
+    assert np.all(frame.residual[-1] < 0.5)
+    # the Rayleigh quotients are eigenvalues of a unit-diagonal kernel / n: in (0, 1]
+    assert np.all(frame.rayleigh > 0) and np.all(frame.rayleigh <= 1)
+
+
+@pytest.mark.parametrize("fn, kwargs, name", [
+    (W.extrapolation_frame, dict(degree=9), "degree"),
+    (W.extrapolation_frame, dict(degree=2.5), "degree"),
+    (W.extrapolation_frame, dict(width=100), "width"),
+    (W.extrapolation_frame, dict(target="sin"), "target"),
+    (W.extrapolation_frame, dict(train_range=7.0), "train_range"),
+    (W.extrapolation_frame, dict(degree=True), "degree"),
+    (W.spectrum_frame, dict(dim=4), "dim"),
+    (W.spectrum_frame, dict(degree=0), "degree"),
+    (W.spectrum_frame, dict(width="wide"), "width"),
+    (W.extrapolation_png, dict(width=-1), "width"),
+    (W.spectrum_static, dict(degrees=[10]), "degree"),
+    (W.spectrum_static, dict(dim=2), "dim"),
+    (W.spectrum_png, dict(dim=11), "dim"),
+    (W.extrapolation_static, dict(target="x"), "target"),
+    (W.extrapolation_static, dict(widths=[32]), "width"),
+    (W.LiveExplorer, dict(name="sliders"), "name"),
+])
+def test_bad_control_values_raise_value_errors_naming_the_control(fn, kwargs, name):
+    with pytest.raises(ValueError, match=rf"{name} must be one of \["):
+        fn(**kwargs)
+
+
+def test_seed_and_argument_types_are_checked():
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        W.extrapolation_frame(seed=-1)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        W.spectrum_frame(seed=1.5)
+    with pytest.raises(TypeError, match="must be dicts"):
+        W.check_controls(W.SPECTRUM_CONTROLS, "degree=3")
+    with pytest.raises(ValueError, match="not PNG bytes"):
+        W.static_face({(1, 16): b"GIF89a"}, [1], [16])
+
+
+def test_check_controls_canonicalises_and_refuses_unknown_controls():
+    values = W.check_controls(W.EXTRAPOLATION_CONTROLS, dict(degree=np.int64(3), width=float("inf"),
+                                                             target="cos", train_range=2))
+    assert values == dict(degree=3, width=W.INFINITE, target="cos", train_range=2.0)
+    with pytest.raises(ValueError, match="unknown control"):
+        W.check_controls(W.SPECTRUM_CONTROLS, dict(degree=1, width=64, dim=3, depth=2))
+    with pytest.raises(ValueError, match="missing control"):
+        W.check_controls(W.SPECTRUM_CONTROLS, dict(degree=1))
+
+
+def test_live_face_clamps_or_refuses_bad_values_with_a_visible_message():
+    live = W.extrapolation_explorer(degree=12)
+    assert live.controls["degree"].value == 8
+    assert "clamped to 8" in live.message.value
+    assert live.image.value == W.extrapolation_png(8, W.INFINITE, "cubic", 2.5)
+    before = live.values()
+    live.set(width=100, target="sin", colour="red")
+    assert live.values() == before
+    assert "width must be one of" in live.message.value and "target must be one of" in live.message.value
+    assert "unknown control 'colour'" in live.message.value
+    live.controls["degree"].value = 99  # set programmatically: the slider clamps it
+    assert live.controls["degree"].value == 8
+    live.controls["width"].value = 64  # an ordinary change redraws and clears the message
+    assert live.message.value == ""
+    assert live.image.value == W.extrapolation_png(8, 64, "cubic", 2.5)
+    spec = W.spectrum_explorer(dim=4, degree=0)
+    assert spec.values() == dict(degree=1, width=W.INFINITE, dim=5)
+    assert "dim must be one of" in spec.message.value and "clamped to 1" in spec.message.value
+    assert spec.image.value[:8] == PNG_MAGIC
+
+
+def test_caches_hit_on_repeat():
+    W.cache_clear()
+    first = W.extrapolation_frame(2, 64, "cos", 1.5)
+    assert W._extrapolation_frame.cache_info().misses == 1
+    again = W.extrapolation_frame(2, 64.0, "cos", 1.5)
+    assert again is first and W._extrapolation_frame.cache_info().hits == 1
+    assert W._extrapolation_net.cache_info().currsize == 1
+    W.spectrum_frame(2, 64, 3)
+    W.spectrum_frame(3, 64, 3)  # the ReLU baseline is shared: one new kernel, not two
+    info = W._sphere_dynamics.cache_info()
+    assert (info.misses, info.hits) == (3, 1)
+    with pytest.raises(ValueError):  # cached arrays cannot be changed by a caller
+        first.prediction[0] = 0.0
+
+
+def test_no_matplotlib_figure_is_left_open():
+    before = plt.get_fignums()
+    W.extrapolation_png(2, W.INFINITE, "quadratic", 1.0)
+    W.spectrum_png(2, W.INFINITE, 3)
+    fig = W.draw_extrapolation(W.extrapolation_frame(1, 16, "cubic", 2.5))
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert plt.get_fignums() == before
+
+
+def test_bench_cases_are_valid_slider_changes():
+    assert set(W.BENCH_CASES) == {"extrapolation", "spectrum"}
+    controls = {"extrapolation": W.EXTRAPOLATION_CONTROLS, "spectrum": W.SPECTRUM_CONTROLS}
+    for name, (fn, cases) in W.BENCH_CASES.items():
+        assert callable(fn) and cases
+        for kwargs in cases:
+            W.check_controls(controls[name], kwargs)
+    fn, cases = W.BENCH_CASES["extrapolation"]
+    assert fn(**cases[0])[:8] == PNG_MAGIC
+
+
+def test_draw_functions_refuse_other_objects():
+    with pytest.raises(TypeError, match="ExtrapolationFrame"):
+        W.draw_extrapolation({"x": 1})
+    with pytest.raises(TypeError, match="SpectrumFrame"):
+        W.draw_spectrum(None)
+    with pytest.raises(ValueError, match="lacks"):
+        W.static_face({}, [1], [16])
