@@ -17,8 +17,20 @@ import numpy as np
 ACTIVATIONS = ("relu", "identity")
 
 
+def is_traced(value) -> bool:
+    """True inside ``jit``/``grad``/``vmap``, where only shapes (not values) can be checked."""
+    return isinstance(value, jax.core.Tracer)
+
+
 def positive_int(value, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """Return ``value`` as an ``int`` if it is an integer in ``[minimum, maximum]``."""
+    """Return ``value`` as an ``int`` if it is an integer in ``[minimum, maximum]``.
+
+    Python and NumPy integers and 0-d integer arrays are accepted; ``bool`` and
+    floats (even integral ones such as ``2.0``) are refused with a ``TypeError``.
+    """
+    if isinstance(value, (np.ndarray, jax.Array)) and value.ndim == 0 and not is_traced(value) \
+            and np.issubdtype(value.dtype, np.integer):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer():
             raise TypeError(
@@ -104,6 +116,21 @@ def point_pair(x1, x2):
     """Check two point sets that must share their input dimension."""
     x1 = points(x1, "x1")
     x2 = x1 if x2 is None else points(x2, "x2")
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(
+            f"x1 and x2 must have the same input dimension, got x1.shape={tuple(x1.shape)} "
+            f"and x2.shape={tuple(x2.shape)}"
+        )
+    return x1, x2
+
+
+def point_pair_traceable(x1, x2):
+    """:func:`point_pair` for concrete arrays; inside ``jit`` only the shapes are checked."""
+    if not (is_traced(x1) or is_traced(x2)):
+        return point_pair(x1, x2)
+    for arr, name in ((x1, "x1"), (x2, "x2")):
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must have shape (n, d) (rank 2), got shape {arr.shape}")
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(
             f"x1 and x2 must have the same input dimension, got x1.shape={tuple(x1.shape)} "

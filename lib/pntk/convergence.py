@@ -222,6 +222,8 @@ def kernel_drift(params, x, y, *, learning_rate: float, steps: int, skip: bool =
     w, _ = _params(params)
     x = _validate.points(x, "x")
     y = _validate.vector(y, "y", length=x.shape[0])
+    learning_rate = _validate.positive_float(learning_rate, "learning_rate")
+    steps = _validate.positive_int(steps, "steps")
     _, apply_fn = models.pnn(w.shape[0], w.shape[1], skip=skip, activation=activation, bias=bias)
     params0 = {"W": jnp.asarray(params["W"]), "c": jnp.asarray(params["c"])}
     hist = training.train(apply_fn, params0, x, y, learning_rate=learning_rate, steps=steps, record_every=steps)

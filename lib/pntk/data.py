@@ -119,6 +119,13 @@ def relative_error(estimate, exact) -> float:
     a, b = np.asarray(estimate, dtype=float), np.asarray(exact, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"estimate and exact must have the same shape, got {a.shape} and {b.shape}")
+    if a.size == 0:
+        raise ValueError("estimate and exact are empty")
+    for arr, name in ((a, "estimate"), (b, "exact")):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains non-finite values (NaN or inf)")
+    if not np.any(b):
+        raise ValueError("exact is zero; the relative error is undefined")
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 

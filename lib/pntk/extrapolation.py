@@ -118,7 +118,12 @@ def ntk_regressor(x_train, y_train, degree: int, *, skip: bool = True, activatio
 
     k_train = kernel_rows(x_train)
     k_train = 0.5 * (k_train + k_train.T)
-    alpha = np.linalg.solve(k_train + ridge * np.eye(n), y_train)
+    try:
+        alpha = np.linalg.solve(k_train + ridge * np.eye(n), y_train)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            "the training Gram matrix is singular (repeated training points?); drop duplicates or pass ridge > 0"
+        ) from None
 
     def predict(x):
         return kernel_rows(x) @ alpha

@@ -81,6 +81,12 @@ class Kernel(NamedTuple):
     var2: jax.Array
 
 
+def _check_kernel(k, name: str) -> None:
+    """Layers take a :class:`Kernel` (e.g. from :func:`inputs`); anything else is a TypeError naming the argument."""
+    if not isinstance(k, Kernel):
+        raise TypeError(f"{name} must be a pntk.kernels.Kernel (e.g. kernels.inputs(x1, x2)), got {type(k).__name__}")
+
+
 # ----------------------------------------------------------------------------
 # layers: pure maps Kernel -> Kernel
 # ----------------------------------------------------------------------------
@@ -91,6 +97,7 @@ def inputs(x1: jax.Array, x2: jax.Array) -> Kernel:
     NNGP :math:`x^\top x'`; NTK :math:`x^\top x'` (the gradient of :math:`w^\top x`
     with respect to :math:`w` is :math:`x`).
     """
+    x1, x2 = _validate.point_pair_traceable(x1, x2)
     dot = x1 @ x2.T
     var1 = jnp.sum(x1 * x1, axis=1, keepdims=True)
     var2 = jnp.sum(x2 * x2, axis=1, keepdims=True).T
@@ -104,7 +111,8 @@ def inputs_from_cosine(t: jax.Array, *, bias: bool = False) -> Kernel:
     ``bias=True`` a constant coordinate 1 is appended, so the inner product is
     :math:`1+t` and both squared norms are 2.
     """
-    t = jnp.asarray(t)
+    bias = _validate.boolean(bias, "bias")
+    t = t if _validate.is_traced(t) else _cosines(t)
     dot = t + 1.0 if bias else t
     var = jnp.full_like(t, 2.0 if bias else 1.0)
     return Kernel(dot, dot, var, var)
@@ -117,6 +125,9 @@ def dense(k: Kernel, scale: float = 1.0) -> Kernel:
     contributes :math:`sK`, the gradients below it :math:`s\Theta` (paper digest
     §3.3, "output layer"; the paper's readout has :math:`s=2`).
     """
+    _check_kernel(k, "k")
+    if not _validate.is_traced(scale):
+        scale = _validate.positive_float(scale, "scale")
     return Kernel(scale * k.nngp, scale * (k.nngp + k.ntk), scale * k.var1, scale * k.var2)
 
 
@@ -143,6 +154,7 @@ def _arc_cosine(k: Kernel):
 
 def relu(k: Kernel) -> Kernel:
     r"""ReLU :math:`\sigma(u)=\max(u,0)`: NNGP :math:`\kappa_1`, NTK :math:`\Theta\,\kappa_0` (arc-cosine kernels, paper digest §3.1)."""
+    _check_kernel(k, "k")
     kappa1, kappa0, _, _ = _arc_cosine(k)
     return Kernel(kappa1, k.ntk * kappa0, k.var1 / 2, k.var2 / 2)
 
@@ -153,6 +165,7 @@ def one_plus_relu(k: Kernel) -> Kernel:
     :math:`h_{n-1} * \sigma(W_n x) + h_{n-1} = h_{n-1} * (1+\sigma(W_n x))` turns
     the skip into a Hadamard factor (paper digest §3.3 and §3.6).
     """
+    _check_kernel(k, "k")
     kappa1, kappa0, s1, s2 = _arc_cosine(k)
     c = 1.0 / jnp.sqrt(2 * jnp.pi)
     nngp = 1.0 + c * s1 + c * s2 + kappa1
@@ -161,6 +174,7 @@ def one_plus_relu(k: Kernel) -> Kernel:
 
 def one_plus(k: Kernel) -> Kernel:
     r"""The activation-free CCP factor :math:`1+u`: NNGP :math:`1+K`, NTK :math:`\Theta`."""
+    _check_kernel(k, "k")
     return Kernel(1.0 + k.nngp, k.ntk, 1.0 + k.var1, 1.0 + k.var2)
 
 
@@ -174,6 +188,8 @@ def hadamard(*branches: Kernel) -> Kernel:
     """
     if not branches:
         raise ValueError("hadamard needs at least one branch")
+    for i, b in enumerate(branches):
+        _check_kernel(b, f"branches[{i}]")
     nngp, ntk, var1, var2 = branches[0]
     for b in branches[1:]:
         nngp, ntk = nngp * b.nngp, ntk * b.nngp + nngp * b.ntk
@@ -191,6 +207,10 @@ def hadamard_power(first: Kernel, repeated: Kernel, count) -> Kernel:
     digest §3.3 summed over :math:`n`; it costs the same for every degree.
     ``count`` may be a traced integer, so one compiled kernel serves every degree.
     """
+    _check_kernel(first, "first")
+    _check_kernel(repeated, "repeated")
+    if not _validate.is_traced(count):
+        count = _validate.positive_int(count, "count", minimum=0, maximum=2**_POWER_BITS - 1)
     count = jnp.asarray(count, dtype=jnp.int32)
     power = _integer_power(repeated.nngp, count)
     # c K_r^(c-1), written so that c = 0 gives 0 rather than 0 * K_r^(-1)

@@ -7,6 +7,8 @@ import contextlib
 import matplotlib as mpl
 import numpy as np
 
+from . import _validate
+
 __all__ = ["STYLE", "style", "degree_color", "RELU_COLOR", "TRUTH_COLOR"]
 
 STYLE = {
@@ -39,6 +41,8 @@ def style():
 
 def degree_color(degree: int, max_degree: int = 9):
     """Colour of a polynomial net of the given degree: dark grey for degree 1, then a viridis ramp."""
+    degree = _validate.positive_int(degree, "degree")
+    max_degree = _validate.positive_int(max_degree, "max_degree")
     if degree == 1:
         return RELU_COLOR
     cmap = mpl.colormaps["viridis"]

@@ -46,6 +46,8 @@ def sphere_legendre(max_k: int, dim: int, t) -> np.ndarray:
     max_k = _validate.positive_int(max_k, "max_k", minimum=0)
     dim = _validate.positive_int(dim, "dim", minimum=2)
     t = np.asarray(t, dtype=float)
+    if not np.all(np.isfinite(t)) or np.any(np.abs(t) > 1 + 1e-12):
+        raise ValueError("t must contain finite cosines in [-1, 1]")
     out = np.empty((max_k + 1,) + t.shape)
     out[0] = 1.0
     if max_k >= 1:
@@ -114,6 +116,8 @@ def _angle_quadrature(num_nodes: int):
 def expand_by_multiplicity(mu, dim: int) -> np.ndarray:
     r"""Each :math:`\mu_k` repeated :math:`N(d,k)` times, sorted descending: the spectrum a Gram matrix estimates."""
     mu = np.asarray(mu, dtype=float)
+    if mu.ndim != 1 or mu.size == 0 or not np.all(np.isfinite(mu)):
+        raise ValueError(f"mu must be a non-empty finite 1-D array mu_0, mu_1, ..., got shape {mu.shape}")
     reps = [harmonic_multiplicity(dim, k) for k in range(mu.shape[0])]
     return np.sort(np.repeat(mu, reps))[::-1]
 

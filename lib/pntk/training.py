@@ -61,8 +61,17 @@ class History(NamedTuple):
 
 
 def mse_loss(apply_fn: Callable, params, x, y) -> jax.Array:
-    r""":math:`\frac1n\sum_i (f(x_i)-y_i)^2`."""
-    return jnp.mean((apply_fn(params, x) - y) ** 2)
+    r""":math:`\frac1n\sum_i (f(x_i)-y_i)^2`.
+
+    Runs under ``jax.grad``, so only shapes are checked: ``apply_fn(params, x)``
+    and ``y`` must both have shape ``(n,)``.
+    """
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable apply_fn(params, x), got {type(apply_fn).__name__}")
+    out = apply_fn(params, x)
+    if jnp.shape(out) != jnp.shape(y):
+        raise ValueError(f"y must have the shape {jnp.shape(out)} of apply_fn(params, x), got {jnp.shape(y)}")
+    return jnp.mean((out - y) ** 2)
 
 
 def _record_steps(steps, record_every):
@@ -224,6 +233,12 @@ def kernel_regression(k_train, y, k_test_train=None, *, ridge: float = 0.0) -> j
     if kt.ndim != 2 or kt.shape[1] != n:
         raise ValueError(f"k_test_train must have shape (n_test, {n}), got {kt.shape}")
     alpha = jax.scipy.linalg.solve(k + ridge * jnp.eye(n, dtype=k.dtype), y, assume_a="pos")
+    if not bool(jnp.all(jnp.isfinite(alpha))):
+        # JAX returns NaN instead of raising: a singular k_train (e.g. repeated points) must not pass silently
+        raise ValueError(
+            "k_train + ridge * I is singular or not positive definite (repeated training points?); "
+            "drop duplicates or pass ridge > 0"
+        )
     return kt @ alpha
 
 
