@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUILD_FLAGS := -W -n --keep-going
 
-.PHONY: book test env student serve bench clean lock
+.PHONY: book test env student assets book-offline serve bench clean lock
 
 book: $(STAMP)  ## build the whole book, executing every chapter, into _build/html
 	$(BIN)/jupyter-book build $(BUILD_FLAGS) .
@@ -34,6 +34,28 @@ $(STAMP): requirements.txt postBuild pyproject.toml
 	$(BIN)/python -m pip install --quiet --require-virtualenv -r requirements.txt
 	PATH="$(abspath $(BIN)):$$PATH" ./postBuild
 	touch $(STAMP)
+
+# The offline variant: MathJax, require.js and the ipywidgets manager served from the built site
+# instead of CDNs (_config_offline.yml merged over _config.yml). `make assets` installs them from
+# npm (exact versions in browser/package-lock.json) into _build/offline-assets.
+OFFLINE_ASSETS := _build/offline-assets
+OFFLINE := _build/offline
+WIDGETS_DIST := browser/node_modules/@jupyter-widgets/html-manager/dist
+assets: $(OFFLINE_ASSETS)/.installed  ## install the offline JavaScript (npm ci in browser/)
+
+$(OFFLINE_ASSETS)/.installed: browser/package.json browser/package-lock.json browser/widgets-offline.js
+	npm ci --prefix browser --no-audit --no-fund
+	rm -rf $(OFFLINE_ASSETS) && mkdir -p $(OFFLINE_ASSETS)/_offline/html-manager
+	cp browser/node_modules/requirejs/require.js browser/widgets-offline.js $(OFFLINE_ASSETS)/_offline/
+	cp $(WIDGETS_DIST)/embed-amd.js $(WIDGETS_DIST)/*.woff* $(WIDGETS_DIST)/*.ttf $(WIDGETS_DIST)/*.eot \
+	  $(WIDGETS_DIST)/*.svg $(OFFLINE_ASSETS)/_offline/html-manager/
+	cp -r browser/node_modules/mathjax/es5 $(OFFLINE_ASSETS)/_offline/mathjax
+	touch $@
+
+book-offline: $(STAMP) assets  ## build the offline variant into _build/offline/_build/html (reuses the execution cache)
+	$(BIN)/python browser/offline_config.py $(OFFLINE)/_config.yml
+	$(BIN)/jupyter-book build $(BUILD_FLAGS) --path-output $(OFFLINE) --config $(OFFLINE)/_config.yml .
+	@echo "Offline book built: open $(OFFLINE)/_build/html/index.html"
 
 serve: book  ## serve the built book on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000

@@ -1,0 +1,48 @@
+"""Write the configuration of the offline book: _config.yml with _config_offline.yml merged over it.
+
+    python browser/offline_config.py OUT.yml [CACHE_DIR]
+
+Mappings are merged key by key, anything else in _config_offline.yml replaces the value of
+_config.yml. The execution cache is set to CACHE_DIR (default: _build/.jupyter_cache, the cache of
+`make book`), so that building the offline variant re-executes only chapters that changed.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    """A new mapping: `base` with `overlay` merged over it recursively (mappings merged, other values replaced)."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def offline_config(cache: pathlib.Path) -> dict:
+    """The offline configuration; html_extra_path and the cache as absolute paths, so that it also serves books elsewhere (tests)."""
+    base = yaml.safe_load((ROOT / "_config.yml").read_text())
+    overlay = yaml.safe_load((ROOT / "_config_offline.yml").read_text())
+    config = merge(base, overlay)
+    sphinx = config["sphinx"]["config"]
+    sphinx["html_extra_path"] = [str(ROOT / p) for p in sphinx.get("html_extra_path", [])]
+    config.setdefault("execute", {})["cache"] = str(cache.resolve())
+    return config
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (2, 3):
+        sys.exit(__doc__)
+    cache = pathlib.Path(sys.argv[2]) if len(sys.argv) == 3 else ROOT / "_build" / ".jupyter_cache"
+    out = pathlib.Path(sys.argv[1])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(offline_config(cache), sort_keys=False))
