@@ -137,7 +137,7 @@ _LEARNING_RATE = 0.5  # on the normalised kernel: lambda_max / n <= trace / n = 
 _STEPS = np.unique(np.concatenate([[0], np.geomspace(1, 1e5, 60).astype(int)]))
 
 _FIGURE_DPI = 72
-_PALETTE_COLORS = 96
+_PALETTE_COLORS = 48
 
 
 # ----------------------------------------------------------------------------
