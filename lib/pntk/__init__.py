@@ -7,6 +7,7 @@ Polynomial Net Study* (NeurIPS 2022).
 Modules: :mod:`pntk.models` (finite-width nets), :mod:`pntk.kernels` (exact and
 empirical kernels), :mod:`pntk.training` (gradient descent, linearised dynamics,
 kernel regression), :mod:`pntk.spectra` (Funk-Hecke and Gram spectra),
+:mod:`pntk.blocked` (Gram matrices in tiles, for large n),
 :mod:`pntk.data` (inputs, targets, metrics), :mod:`pntk.plotting` (figure style),
 :mod:`pntk.reference` (the same models in neural-tangents, an independent oracle),
 :mod:`pntk.widgets` (the interactive explorers of Part II, live and static),
@@ -21,7 +22,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import data, hadamard_nets, kernels, models, plotting, spectra, training, widgets  # noqa: E402
+from . import blocked, data, hadamard_nets, kernels, models, plotting, spectra, training, widgets  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["data", "hadamard_nets", "kernels", "models", "plotting", "spectra", "training", "widgets", "__version__"]
+__all__ = ["blocked", "data", "hadamard_nets", "kernels", "models", "plotting", "spectra", "training", "widgets", "__version__"]

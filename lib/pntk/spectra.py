@@ -122,12 +122,21 @@ def expand_by_multiplicity(mu, dim: int) -> np.ndarray:
     return np.sort(np.repeat(mu, reps))[::-1]
 
 
-def gram_eigenvalues(k) -> np.ndarray:
+def gram_eigenvalues(k, *, max_n: int | None = 16384) -> np.ndarray:
     r"""Eigenvalues of :math:`K/n` for an ``(n, n)`` Gram matrix, descending.
 
     For points sampled uniformly on the sphere they estimate the operator's
     eigenvalues :func:`expand_by_multiplicity` of :func:`sphere_eigenvalues`.
+    A dense eigendecomposition costs :math:`O(n^3)` time and several copies of
+    the matrix; ``n > max_n`` (default 16384; ``None``: no limit) is refused.
     """
+    shape = np.shape(k)
+    if max_n is not None and len(shape) == 2 and shape[0] > _validate.positive_int(max_n, "max_n"):
+        raise ValueError(
+            f"k is {shape[0]} x {shape[1]}, larger than max_n={max_n} for a dense O(n^3) eigendecomposition; "
+            "on the sphere use pntk.spectra.sphere_eigenvalues (exact Funk-Hecke eigenvalues), otherwise "
+            "the top eigenvalues from scipy.sparse.linalg.eigsh, or pass a larger max_n"
+        )
     k = np.asarray(_validate.square_matrix(k, "k"))
     return np.linalg.eigvalsh(k / k.shape[0])[::-1]
 
