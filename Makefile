@@ -10,18 +10,20 @@ BUILD_FLAGS := -W -n --keep-going
 
 book: $(STAMP)  ## build the whole book, executing every chapter, into _build/html
 	$(BIN)/jupyter-book build $(BUILD_FLAGS) .
+	$(BIN)/python $(EDITIONS) outputs _build/html _build/.jupyter_cache
 	@echo "Book built: open _build/html/index.html"
 
 # The student edition: _config.yml plus sphinx-exercise's hide_solutions (written to
 # _build_student/_config.yml), sharing the execution cache of `make book` (_build/.jupyter_cache);
 # then the solutions are removed from the downloadable sources (.md, .ipynb) too.
 STUDENT := _build_student
-STUDENT_TOOL := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))tests/student_edition.py
+EDITIONS := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))tests/editions.py
 student: $(STAMP)  ## build the student edition (solutions hidden) into _build_student/_build/html
 	mkdir -p $(STUDENT)
-	$(BIN)/python $(STUDENT_TOOL) config _config.yml $(STUDENT)/_config.yml "$(abspath _build/.jupyter_cache)"
+	$(BIN)/python $(EDITIONS) config _config.yml $(STUDENT)/_config.yml "$(abspath _build/.jupyter_cache)"
 	$(BIN)/jupyter-book build $(BUILD_FLAGS) --path-output $(STUDENT) --config $(STUDENT)/_config.yml .
-	$(BIN)/python $(STUDENT_TOOL) strip $(STUDENT)/_build/html
+	$(BIN)/python $(EDITIONS) outputs $(STUDENT)/_build/html "$(abspath _build/.jupyter_cache)"
+	$(BIN)/python $(EDITIONS) strip $(STUDENT)/_build/html
 	@echo "Student edition built: open $(STUDENT)/_build/html/index.html"
 
 test: $(STAMP)  ## run the whole test suite (library, chapters, build checks)

@@ -14,10 +14,11 @@ import sys
 
 import jupytext
 import nbclient
+import nbformat
 import pytest
 import yaml
 
-import student_edition
+import editions
 from chapters import ROOT, is_notebook, toc_chapters
 
 CHAPTERS = [p for p in toc_chapters() if is_notebook(p)]
@@ -228,6 +229,25 @@ def test_full_edition_shows_the_solution(tiny_book):
     book, _ = tiny_book
     html = (book / "_build" / "html" / "index.html").read_text()
     assert "EXERCISE-TEXT" in html and "SOLUTION-TEXT" in html and "42" in html
+    # the download button offers the executed notebook, solutions included
+    assert 'href="_sources/index.ipynb"' in html
+    notebook = nbformat.reads((book / "_build" / "html" / "_sources" / "index.ipynb").read_text(), as_version=4)
+    assert any("42" in str(o) for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert any("SOLUTION-TEXT" in c.source for c in notebook.cells)
+
+
+@pytest.mark.slow
+def test_rebuilt_page_still_offers_the_executed_notebook(tiny_book):
+    """A prose-only edit rebuilds the page from the execution cache; its .ipynb keeps the outputs."""
+    book, _ = tiny_book
+    source = book / "index.md"
+    source.write_text(source.read_text().replace("# A tiny chapter", "# A tiny chapter, edited"))
+    result = make("book", book)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Using cached notebook" in result.stdout + result.stderr
+    notebook = nbformat.reads((book / "_build" / "html" / "_sources" / "index.ipynb").read_text(), as_version=4)
+    assert any("42" in str(o) for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert "edited" in notebook.cells[0].source
 
 
 @pytest.mark.slow
@@ -237,6 +257,10 @@ def test_student_edition_hides_the_solution(tiny_book):
     html = (html_dir / "index.html").read_text()
     assert "EXERCISE-TEXT" in html and "42" in html
     assert "SOLUTION-TEXT" not in html
+    assert 'href="_sources/index.ipynb"' in html
+    notebook = nbformat.reads((html_dir / "_sources" / "index.ipynb").read_text(), as_version=4)
+    assert any("42" in str(o) for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert any("EXERCISE-TEXT" in c.source for c in notebook.cells)
     assert not [p for p in html_dir.rglob("*") if p.is_file() and p.suffix in {".html", ".txt", ".md", ".ipynb", ".js"}
                 and "SOLUTION-TEXT" in p.read_text(errors="ignore")]
 
@@ -252,21 +276,21 @@ def test_student_edition_reuses_the_execution_cache(tiny_book):
 def test_strip_solutions_removes_only_solution_blocks():
     text = ("intro\n\n```{exercise}\n:label: e\n\nQ\n```\n\n````{solution} e\n:class: dropdown\n\n"
             "```python\nx = 1\n```\nANSWER\n````\n\n:::{solution} e\nANSWER\n:::\n\nend\n")
-    stripped = student_edition.strip_solutions(text)
+    stripped = editions.strip_solutions(text)
     assert "ANSWER" not in stripped and "{solution}" not in stripped
     assert stripped == "intro\n\n```{exercise}\n:label: e\n\nQ\n```\n\nend\n"
     nb = {"cells": [{"cell_type": "markdown", "source": ["# T\n"]},
                     {"cell_type": "markdown", "source": text},
                     {"cell_type": "markdown", "source": "```{solution} e\nANSWER\n```\n"},
                     {"cell_type": "code", "source": "print('ANSWER')"}]}
-    cells = student_edition.strip_notebook(nb)["cells"]
+    cells = editions.strip_notebook(nb)["cells"]
     assert [c["cell_type"] for c in cells] == ["markdown", "markdown", "code"]
     assert "ANSWER" not in cells[1]["source"] and cells[2]["source"] == "print('ANSWER')"
 
 
 def test_student_config_overlays_hide_solutions():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    student = student_edition.student_config(config, "/cache")
+    student = editions.student_config(config, "/cache")
     assert student["sphinx"]["config"]["hide_solutions"] is True
     assert student["execute"]["cache"] == "/cache"
     assert {k: v for k, v in student["sphinx"]["config"].items() if k != "hide_solutions"} == config["sphinx"]["config"]

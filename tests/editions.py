@@ -1,11 +1,14 @@
-"""The student edition of the book (`make student`): the configuration overlay and the clean-up.
+"""The two editions of the book: the student edition's configuration, and the downloadable files.
 
-    python tests/student_edition.py config _config.yml OUT.yml CACHE   # _config.yml + hide_solutions
-    python tests/student_edition.py strip HTML_DIR                      # remove solutions from _sources
+    python tests/editions.py config _config.yml OUT.yml CACHE   # _config.yml + hide_solutions
+    python tests/editions.py outputs HTML_DIR CACHE             # cached outputs into _sources/*.ipynb
+    python tests/editions.py strip HTML_DIR                     # remove solutions from _sources
 
-sphinx-exercise's ``hide_solutions`` removes the solutions from the rendered pages, but the
-download button still offers each page's source (``_sources/*.md``) and executed notebook
-(``_sources/*.ipynb``), which contain the ``{solution}`` blocks; ``strip`` removes them there.
+`make book` runs ``outputs``; `make student` runs all three. sphinx-exercise's ``hide_solutions``
+removes the solutions from the rendered pages, but the download button still offers each page's
+source (``_sources/*.md``) and executed notebook (``_sources/*.ipynb``), which contain the
+``{solution}`` blocks; ``strip`` removes them there. ``outputs`` works around myst-nb saving a
+notebook taken from the execution cache without its outputs (see :func:`fill_outputs`).
 """
 
 from __future__ import annotations
@@ -85,10 +88,40 @@ def strip_sources(html_dir: pathlib.Path) -> int:
     return changed
 
 
+def fill_outputs(html_dir: pathlib.Path, cache_path: pathlib.Path) -> int:
+    """Put the cached outputs back into downloadable notebooks that have none; returns how many.
+
+    myst-nb 1.4.0 writes a page's ``.ipynb`` without outputs when it takes them from the
+    execution cache (it renders the merged notebook but saves the unmerged one), so the
+    student edition, and any page rebuilt from the cache, would offer an unexecuted notebook.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+
+    if not pathlib.Path(cache_path).is_dir():
+        return 0
+    cache, filled = get_cache(str(cache_path)), 0
+    for path in sorted(pathlib.Path(html_dir).rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        if not code or any(c.get("outputs") for c in code):
+            continue
+        try:
+            _, merged = cache.merge_match_into_notebook(nb)
+        except KeyError:  # not in the cache: leave it as it is
+            continue
+        nbformat.write(merged, path)
+        filled += 1
+    return filled
+
+
 def main(argv: list[str]) -> None:
     if len(argv) == 4 and argv[0] == "config":
         config = yaml.safe_load(pathlib.Path(argv[1]).read_text())
         pathlib.Path(argv[2]).write_text(yaml.safe_dump(student_config(config, argv[3]), sort_keys=False))
+    elif len(argv) == 3 and argv[0] == "outputs":
+        print(f"cached outputs restored in {fill_outputs(pathlib.Path(argv[1]), pathlib.Path(argv[2]))} "
+              f"downloadable notebook(s) in {argv[1]}")
     elif len(argv) == 2 and argv[0] == "strip":
         html_dir = pathlib.Path(argv[1])
         if not html_dir.is_dir():
