@@ -57,3 +57,12 @@ def test_a_missing_citation_fails_the_build(tmp_path):
     result = build(tmp_path, "See {cite}`no_such_reference_2099`.\n")
     assert result.returncode != 0
     assert "no_such_reference_2099" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_cross_reference_fails_the_build(tmp_path):
+    result = build(tmp_path, "(a-real-label)=\n## A section\n\nSee {ref}`no-such-label-2099` and {ref}`a-real-label`.\n")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "no-such-label-2099" in output
+    assert "a-real-label" not in output.replace("{ref}`a-real-label`", "")  # only the broken one is reported
