@@ -118,7 +118,7 @@ SPECTRUM_CONTROLS = {
 SPECTRUM_DEFAULTS = {"degree": 3, "width": INFINITE, "dim": 5}
 
 MAX_FRAME_BYTES = 40_000
-"""Upper bound on the size of one PNG frame (the tests check it); frames are palette PNGs at low dpi."""
+"""Upper bound on the size of one PNG frame (the tests check it); frames are palette PNGs about 660 pixels wide."""
 
 _TARGET_LABELS = {"quadratic": "x²", "cubic": "x³ + x² − 5x + 5", "cos": "cos x"}
 
@@ -136,7 +136,7 @@ _MAX_K = 30
 _LEARNING_RATE = 0.5  # on the normalised kernel: lambda_max / n <= trace / n = 1, so q = 1 - 2 eta lambda / n >= 0
 _STEPS = np.unique(np.concatenate([[0], np.geomspace(1, 1e5, 60).astype(int)]))
 
-_FIGURE_DPI = 72
+_FRAME_PIXELS = 660  # natural width of a frame, about the width of the book's text column
 _PALETTE_COLORS = 48
 
 
@@ -377,7 +377,7 @@ def _width_label(width, short: bool = False) -> str:
 def _new_figure(figsize):
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize, dpi=_FIGURE_DPI)
+    return Figure(figsize=figsize, dpi=_FRAME_PIXELS / figsize[0])
 
 
 def _log_ticks(axis, ticks, labels):
@@ -464,7 +464,7 @@ def _png(fig) -> bytes:
     from PIL import Image as PILImage
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_FIGURE_DPI)
+    fig.savefig(buf, format="png", dpi=fig.dpi)
     fig.clear()
     buf.seek(0)
     img = PILImage.open(buf).convert("RGB").quantize(colors=_PALETTE_COLORS, method=PILImage.Quantize.MEDIANCUT)
@@ -620,7 +620,7 @@ def _control_widget(name, values, value):
                            continuous_update=False)
     options = [(_value_label(v) if name == "width" else str(v), v) for v in values]
     if name == "target":
-        options = [(data.TARGETS[v].description.split(" of")[0].split(" (")[0].replace("$", ""), v) for v in values]
+        options = [(_TARGET_LABELS[v], v) for v in values]
     if name in ("width", "train_range"):
         label = {"width": "width", "train_range": "train on ±"}[name]
         return w.SelectionSlider(options=options, value=value, description=label, continuous_update=False)
