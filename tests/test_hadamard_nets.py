@@ -227,3 +227,19 @@ def test_bad_arguments_raise_naming_them(points):
         hn.kernel_regressor("ncp", x, np.ones(8))
     with pytest.raises(ValueError, match="y_train"):
         hn.kernel_regressor(lambda a, b: hn.ncp_ntk(a, b, 2), x, np.ones(3))
+
+
+def test_shrink_params_gives_the_narrow_net():
+    big = hn.ncp(3, 16, skip=True).init_fn(jax.random.key(0), 5)
+    small = hn.shrink_params(big, 4)
+    assert {k: v.shape for k, v in small.items()} == {
+        k: v.shape for k, v in hn.ncp(3, 4, skip=True).init_fn(jax.random.key(1), 5).items()}
+    np.testing.assert_array_equal(small["S"], big["S"][:, :4, :4])
+    x = np.ones((2, 5))
+    assert hn.ncp(3, 4, skip=True).apply_fn(small, x).shape == (2,)
+    with pytest.raises(ValueError, match="width"):
+        hn.shrink_params(small, 8)
+    with pytest.raises(TypeError, match="params"):
+        hn.shrink_params({"Q": np.ones(3)}, 2)
+    big = hn.modulated(16, depth=3).init_fn(jax.random.key(0), 5)
+    assert hn.modulated(4, depth=3).apply_fn(hn.shrink_params(big, 4), x).shape == (2,)

@@ -71,6 +71,7 @@ __all__ = [
     "modulated_stax",
     "product_stax",
     "kernel_nt",
+    "shrink_params",
     "ntk_error_vs_width",
     "kernel_regressor",
 ]
@@ -141,11 +142,13 @@ def ncp_from_inputs(k: Kernel, degree: int, *, skip: bool = False, activation: s
     :math:`2(\Sigma_N+\Theta_N)`.
     """
     inject = relu(k) if activation == "relu" else k
-    h = zeros_like(k)
-    for _ in range(degree):
+
+    def layer(_, h):
         product = hadamard(inject, bias(dense(h)))
-        h = add(product, dense(h)) if skip else product
-    return dense(h, scale=2.0)
+        return add(product, dense(h)) if skip else product
+
+    # a traced loop: the degree may be a traced integer, so one compiled kernel serves every degree
+    return dense(jax.lax.fori_loop(0, degree, layer, zeros_like(k)), scale=2.0)
 
 
 def modulated_from_inputs(k: Kernel, *, depth: int = 2, gate: str = "affine") -> Kernel:
@@ -295,7 +298,7 @@ def _modulated(width, depth, gate):
 # exact kernels of the finite-width models, between point sets and on the sphere
 # ----------------------------------------------------------------------------
 
-@functools.partial(jax.jit, static_argnames=("degree", "skip", "activation"))
+@functools.partial(jax.jit, static_argnames=("skip", "activation"))
 def _ncp_jit(x1, x2, degree, skip, activation):
     return ncp_from_inputs(inputs(x1, x2), degree, skip=skip, activation=activation)
 
@@ -351,7 +354,7 @@ def _cosines(t):
     return jnp.clip(jnp.asarray(arr), -1.0, 1.0)
 
 
-@functools.partial(jax.jit, static_argnames=("degree", "skip", "activation"))
+@functools.partial(jax.jit, static_argnames=("skip", "activation"))
 def _ncp_cosine_jit(t, degree, skip, activation):
     return ncp_from_inputs(inputs_from_cosine(t), degree, skip=skip, activation=activation).ntk
 
@@ -460,16 +463,43 @@ def kernel_nt(net, x1, x2=None, which: str = "ntk"):
 # measurements
 # ----------------------------------------------------------------------------
 
+# axes of each parameter of ncp and modulated that run over the hidden units
+_UNIT_AXES = {"A": (1,), "b": (-1,), "S": (1, 2), "V": (1, 2), "c": (0,), "W1": (0,), "W": (1, 2), "U": (0,)}
+
+
+def shrink_params(params: dict, width: int) -> dict:
+    r"""The first ``width`` units of the parameters of a wider :func:`ncp` or :func:`modulated`.
+
+    Every entry is i.i.d. :math:`\mathcal N(0,1)`, so the slice is itself a
+    correctly initialised net of width ``width`` (nested nets: one random draw
+    serves every width, and only one draw is compiled).
+    """
+    width = _validate.positive_int(width, "width")
+    if not isinstance(params, dict) or not set(params) <= set(_UNIT_AXES):
+        raise TypeError(f"params must be a dict of ncp or modulated parameters (keys in {sorted(_UNIT_AXES)})")
+    out = {}
+    for name, value in params.items():
+        index = [slice(None)] * value.ndim
+        for axis in _UNIT_AXES[name]:
+            if value.shape[axis] < width:
+                raise ValueError(f"width {width} exceeds the {value.shape[axis]} units of params[{name!r}]")
+            index[axis] = slice(0, width)
+        out[name] = value[tuple(index)]
+    return out
+
+
 def ntk_error_vs_width(make_model: Callable, exact, x, widths, *, key, num_seeds: int = 2,
                        batch_size: int = 16) -> np.ndarray:
     r"""Relative Frobenius error :math:`\|\hat\Theta_m-\Theta\|_F/\|\Theta\|_F` of the autodiff NTK at initialisation.
 
     Args:
-      make_model: ``width -> (init_fn, apply_fn)``, e.g. ``lambda m: ncp(3, m)``.
+      make_model: ``width -> (init_fn, apply_fn)`` of :func:`ncp` or :func:`modulated`,
+        e.g. ``lambda m: ncp(3, m)``.
       exact: ``(n, n)`` exact NTK of ``x``.
       x: ``(n, d)`` inputs.
       widths: 1-D sequence of widths.
-      key: JAX PRNG key; width ``j``, seed ``s`` uses ``fold_in(fold_in(key, j), s)``.
+      key: JAX PRNG key; seed ``s`` draws the widest net with ``fold_in(key, s)``, and
+        the narrower ones are its first units (:func:`shrink_params`).
       num_seeds: independent initialisations per width.
       batch_size: points per Jacobian block of :func:`pntk.kernels.empirical_ntk`.
 
@@ -484,10 +514,12 @@ def ntk_error_vs_width(make_model: Callable, exact, x, widths, *, key, num_seeds
     key = _validate.prng_key(key)
     num_seeds = _validate.positive_int(num_seeds, "num_seeds")
     errors = np.empty((len(widths), num_seeds))
-    for j, m in enumerate(widths):
-        init_fn, apply_fn = make_model(m)
-        for s in range(num_seeds):
-            params = init_fn(jax.random.fold_in(jax.random.fold_in(key, j), s), x.shape[1])
+    init_fn, _ = make_model(max(widths))
+    for s in range(num_seeds):
+        big = init_fn(jax.random.fold_in(key, s), x.shape[1])
+        for j, m in enumerate(widths):
+            _, apply_fn = make_model(m)
+            params = shrink_params(big, m)
             errors[j, s] = data.relative_error(empirical_ntk(apply_fn, params, x, batch_size=batch_size), exact)
     return errors
 
