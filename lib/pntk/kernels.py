@@ -212,9 +212,11 @@ def hadamard_power(first: Kernel, repeated: Kernel, count) -> Kernel:
     if not _validate.is_traced(count):
         count = _validate.positive_int(count, "count", minimum=0, maximum=2**_POWER_BITS - 1)
     count = jnp.asarray(count, dtype=jnp.int32)
-    power = _integer_power(repeated.nngp, count)
-    # c K_r^(c-1), written so that c = 0 gives 0 rather than 0 * K_r^(-1)
-    d_power = count * _integer_power(repeated.nngp, jnp.maximum(count - 1, 0))
+    # one traced power of the n x n matrix: K_r^(c-1), then K_r^c = K_r^(c-1) K_r and
+    # c K_r^(c-1), written so that c = 0 gives K_r^0 = 1 and 0 rather than 0 * K_r^(-1)
+    power_m1 = _integer_power(repeated.nngp, jnp.maximum(count - 1, 0))
+    power = jnp.where(count > 0, power_m1 * repeated.nngp, 1.0)
+    d_power = count * power_m1
     nngp = first.nngp * power
     ntk = first.ntk * power + first.nngp * repeated.ntk * d_power
     return Kernel(nngp, ntk, first.var1 * _integer_power(repeated.var1, count),
