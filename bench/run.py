@@ -1,0 +1,743 @@
+"""Benchmarks of the PNTK Book (issue 10): `make bench`, or `.venv/bin/python bench/run.py [--quick] [--book] [--large]`.
+
+Prints a table, writes the same results to bench/results/latest.json (+ one CSV row per
+measurement) and regenerates BENCHMARKS.md from them. Sections:
+
+  kernels    exact PNN NTK (pntk) vs neural-tangents' kernel_fn (jit-compiled) vs the empirical
+             NTK at width 1024; one fresh subprocess per case, so peak memory is the growth of the
+             process's peak RSS (ru_maxrss) over its value after imports and data creation
+  spectrum   Funk-Hecke eigenvalues vs eigendecomposition of an n-point Gram matrix
+  widgets    one slider change of each widget of pntk.widgets.BENCH_CASES, JIT warm
+  training   the spectral-bias chapter's linearised dynamics (closed form) and gradient descent
+  chapters   per-chapter execution time (tests/chapters.py, a fresh kernel each)
+  book       (--book) full jupyter-book build of a /tmp copy, cold and with the cache warm
+  large      (--large) pntk.blocked Gram matrix of n = 20000, time and peak RSS
+
+Timings are medians over repeats after a warm-up call; the warm-up's extra time over the
+median is reported as compile time. Sections not run this time are carried over from the
+previous results file (marked with their date). Tests never assert timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import pathlib
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+PYTHON = sys.executable
+EMPIRICAL_WIDTH = 1024
+DIM = 10
+TARGETS = {
+    "kernel_vs_nt": 5.0,          # exact kernel at least 5x faster than nt's kernel_fn
+    "kernel_vs_empirical": 50.0,  # ... and 50x faster than the empirical NTK at width 1024
+    "widget_s": 0.25,             # median widget update
+    "chapter_s": 60.0,            # each chapter
+    "cold_build_s": 600.0,        # full cold build
+}
+
+
+# ----------------------------------------------------------------------------
+# machine
+# ----------------------------------------------------------------------------
+
+def _cpu_model() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _mem_total_gb() -> float | None:
+    try:
+        for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict:
+    import jax
+    import numpy as np
+    import scipy
+    from importlib.metadata import version
+
+    def ver(name):
+        try:
+            return version(name)
+        except Exception:
+            return None
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpu_model": _cpu_model(),
+        "cores_available": cores,
+        "cpu_count": os.cpu_count(),
+        "memory_gb": _mem_total_gb(),
+        "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": ver("jaxlib"),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "neural_tangents": ver("neural-tangents"),
+        "jupyter_book": ver("jupyter-book"),
+        "jax_devices": [str(d) for d in jax.devices()],
+        "XLA_FLAGS": os.environ.get("XLA_FLAGS"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
+# ----------------------------------------------------------------------------
+# timing helpers
+# ----------------------------------------------------------------------------
+
+def _block(value):
+    import jax
+    return jax.block_until_ready(value)
+
+
+def timed(fn, repeats: int) -> dict:
+    """Warm-up call (compile + run), then ``repeats`` timed calls: median, min, and compile = warm-up - median."""
+    start = time.perf_counter()
+    _block(fn())
+    first = time.perf_counter() - start
+    repeats = min(repeats, max(2, int(30 / max(first, 1e-9))))  # slow cases: fewer repeats
+    times, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        _block(fn())
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    med = statistics.median(times)
+    # CPU time of the process (all its threads): less sensitive than wall time to other jobs on a shared machine
+    return {"median_s": med, "min_s": min(times), "median_cpu_s": statistics.median(cpu), "first_call_s": first,
+            "compile_s": max(first - med, 0.0), "repeats": repeats}
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+# ----------------------------------------------------------------------------
+# one kernel case, run in a fresh subprocess (`run.py --case METHOD N DEGREE REPEATS`)
+# ----------------------------------------------------------------------------
+
+def kernel_case(method: str, n: int, degree: int, repeats: int) -> dict:
+    import jax
+    import pntk
+    from pntk import data, kernels, models, reference
+
+    x = data.sphere(jax.random.key(0), n, DIM)
+    if method == "pntk":
+        def fn():
+            return kernels.pnn_ntk(x, None, degree)
+    elif method == "nt":
+        _, _, kernel_fn = reference.pnn_stax(degree, 1, DIM)
+        jitted = jax.jit(kernel_fn, static_argnames="get")
+        import warnings
+        warnings.filterwarnings("ignore")
+
+        def fn():
+            return jitted(x, x, "ntk")
+    elif method == "nt_eager":  # kernel_fn called as it comes (pntk.reference.pnn_kernel_nt does this)
+        _, _, kernel_fn = reference.pnn_stax(degree, 1, DIM)
+        import warnings
+        warnings.filterwarnings("ignore")
+
+        def fn():
+            return kernel_fn(x, x, "ntk")
+    elif method == "empirical":
+        init_fn, apply_fn = models.pnn(degree, EMPIRICAL_WIDTH)
+        params = init_fn(jax.random.key(1), DIM)
+
+        def fn():
+            return kernels.empirical_ntk(apply_fn, params, x)
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    base = _rss_mb()
+    result = timed(fn, repeats)
+    result["peak_rss_delta_mb"] = _rss_mb() - base
+    result["baseline_rss_mb"] = base
+    del pntk
+    return result
+
+
+def _subprocess_json(args: list[str], timeout: float) -> dict:
+    try:
+        proc = subprocess.run([PYTHON, str(pathlib.Path(__file__).resolve()), *args], capture_output=True,
+                              text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"error": f"exit {proc.returncode}: {' | '.join(tail)}"}
+    return json.loads(lines[-1])
+
+
+def section_kernels(quick: bool, log) -> dict:
+    ns = (256, 1024) if quick else (256, 1024, 4096, 8192)
+    degrees = (1, 3) if quick else (1, 3, 9)
+    rows = []
+    measured = {}
+    for degree in degrees:
+        for n in ns:
+            for method in ("pntk", "nt", "nt_eager", "empirical"):
+                row = {"n": n, "degree": degree, "method": method}
+                reason = None
+                if method == "nt_eager" and n > 1024:
+                    reason = ("skipped: neural-tangents' kernel_fn without jit dispatches every operation "
+                              "separately; time estimated as the n = 1024 median times (n/1024)^2")
+                    ref = measured.get(("nt_eager", 1024, degree))
+                    if ref:
+                        row["estimated_median_s"] = ref["median_s"] * (n / 1024) ** 2
+                if method == "empirical" and n > 1024:
+                    reason = ("skipped: the n^2 * P Jacobian contraction (P = degree * width * d + width "
+                              "parameters) would take minutes; time estimated as the n = 1024 median "
+                              "times (n/1024)^2")
+                    ref = measured.get(("empirical", 1024, degree))
+                    if ref:
+                        row["estimated_median_s"] = ref["median_s"] * (n / 1024) ** 2
+                if method == "nt" and n > 4096:
+                    reason = ("skipped: neural-tangents' kernel_fn keeps many n x n intermediates; time "
+                              "and memory estimated as the n = 4096 values times 4")
+                    ref = measured.get(("nt", 4096, degree))
+                    if ref:
+                        row["estimated_median_s"] = ref["median_s"] * 4
+                        row["estimated_peak_rss_delta_mb"] = ref["peak_rss_delta_mb"] * 4
+                if reason:
+                    row["skipped"] = reason
+                    rows.append(row)
+                    continue
+                repeats = 5 if n <= 1024 else 3
+                res = _subprocess_json(["--case", method, str(n), str(degree), str(repeats)], timeout=900)
+                row.update(res)
+                if "median_s" in res:
+                    measured[(method, n, degree)] = res
+                rows.append(row)
+                log(f"  kernels  n={n:5d} degree={degree} {method:9s} "
+                    + (f"median {res['median_s']:.4f} s, compile {res['compile_s']:.2f} s, "
+                       f"peak RSS +{res['peak_rss_delta_mb']:.0f} MB" if "median_s" in res else res.get("error", "")))
+    ratios = []
+    for degree in degrees:
+        for n in ns:
+            p = measured.get(("pntk", n, degree))
+            if not p:
+                continue
+            r = {"n": n, "degree": degree}
+            for other in ("nt", "nt_eager", "empirical"):
+                o = measured.get((other, n, degree))
+                est = next((row.get("estimated_median_s") for row in rows
+                            if row["method"] == other and row["n"] == n and row["degree"] == degree), None)
+                if o:
+                    r[f"speedup_vs_{other}"] = o["median_s"] / p["median_s"]
+                    r[f"cpu_speedup_vs_{other}"] = o["median_cpu_s"] / p["median_cpu_s"]
+                elif est:
+                    r[f"speedup_vs_{other}_estimated"] = est / p["median_s"]
+            ratios.append(r)
+    return {"dim": DIM, "empirical_width": EMPIRICAL_WIDTH, "rows": rows, "ratios": ratios}
+
+
+# ----------------------------------------------------------------------------
+# in-process sections
+# ----------------------------------------------------------------------------
+
+def section_spectrum(quick: bool, log) -> dict:
+    import jax
+    import numpy as np
+    from pntk import data, frequency, kernels, spectra
+
+    dim, max_k = 3, 60
+    rows = []
+    for degree in (1, 4):
+        fh = timed(lambda: frequency.pnn_spectrum(degree, dim, max_k), 3)
+        rows.append({"method": "funk_hecke", "degree": degree, "dim": dim, "max_k": max_k, **fh})
+        log(f"  spectrum Funk-Hecke degree={degree} max_k={max_k}: {fh['median_s']:.4f} s")
+        for n in ((1000,) if quick else (1000, 2000, 4000)):
+            x = data.sphere(jax.random.key(0), n, dim)
+            kern = timed(lambda: kernels.pnn_ntk(x, None, degree), 3)
+            k = np.asarray(kernels.pnn_ntk(x, None, degree))
+            eig = timed(lambda: spectra.gram_eigenvalues(k), 1 if n > 2000 else 3)
+            rows.append({"method": "gram_eigh", "degree": degree, "dim": dim, "n": n,
+                         "kernel_median_s": kern["median_s"], "eigh_median_s": eig["median_s"],
+                         "median_s": kern["median_s"] + eig["median_s"]})
+            log(f"  spectrum Gram n={n} degree={degree}: kernel {kern['median_s']:.3f} s + eigh {eig['median_s']:.3f} s")
+    return {"rows": rows}
+
+
+def section_widgets(quick: bool, log) -> dict:
+    try:
+        from pntk import widgets
+    except Exception as err:  # the widgets module is another engineer's work in progress
+        return {"skipped": f"pntk.widgets could not be imported ({type(err).__name__}: {err})"}
+    cases = getattr(widgets, "BENCH_CASES", None)
+    if not cases:
+        return {"skipped": "pntk.widgets has no BENCH_CASES"}
+    out = {}
+    for name, (fn, kwargs_list) in cases.items():
+        kwargs_list = kwargs_list[:6] if quick else kwargs_list
+        for kw in kwargs_list:  # warm-up: every compiled program of these settings
+            fn(**kw)
+        widgets.cache_clear()
+        first_visit = []
+        for kw in kwargs_list:  # each setting's first visit (results of earlier settings cached, as live)
+            start = time.perf_counter()
+            fn(**kw)
+            first_visit.append(time.perf_counter() - start)
+        repeat = []
+        for kw in kwargs_list:  # a setting seen before: cache hit
+            start = time.perf_counter()
+            fn(**kw)
+            repeat.append(time.perf_counter() - start)
+        cold = []
+        for kw in kwargs_list[: min(6, len(kwargs_list))]:  # worst case: every cache of the module cleared
+            widgets.cache_clear()
+            start = time.perf_counter()
+            fn(**kw)
+            cold.append(time.perf_counter() - start)
+        slowest = max(range(len(kwargs_list)), key=lambda i: first_visit[i])
+        out[name] = {"settings": len(kwargs_list), "median_s": statistics.median(first_visit),
+                     "max_s": max(first_visit), "slowest_setting": {k: str(v) for k, v in kwargs_list[slowest].items()},
+                     "cache_hit_median_s": statistics.median(repeat),
+                     "all_caches_cleared_median_s": statistics.median(cold)}
+        log(f"  widget {name}: median {out[name]['median_s']:.3f} s, max {out[name]['max_s']:.3f} s "
+            f"over {len(kwargs_list)} settings; cache hit {out[name]['cache_hit_median_s']:.4f} s")
+    return {"widgets": out}
+
+
+def section_training(quick: bool, log) -> dict:
+    """The spectral-bias chapter's settings (book/spectral_bias.md): n = 1000, d = 10, 30 000 steps; GD n = 200, width 1024."""
+    import jax
+    import numpy as np
+    from pntk import data, frequency, kernels, models, training
+
+    rows = []
+    n, d, harmonics = 1000, 10, (1, 3, 4, 5, 8, 12)
+    x = data.sphere(jax.random.key(2), n, d)
+    target = data.zonal_harmonic_target(jax.random.key(3), d, harmonics)
+    y, proj = np.asarray(target(x)), np.asarray(target.projections(x))
+    steps = np.unique(np.concatenate([[0], np.geomspace(1, 30_000, 80).astype(int)]))
+    k = np.asarray(kernels.pnn_ntk(x, None, 3))
+    res = timed(lambda: frequency.projection_dynamics(k, y, proj, [0.0016], steps), 3)
+    rows.append({"loop": "linearised dynamics, closed form (frequency.projection_dynamics)", "n": n,
+                 "steps": int(steps[-1]), "evaluated_steps": int(steps.size), **res,
+                 "steps_per_s": steps[-1] / res["median_s"]})
+    log(f"  training linearised n={n}: {res['median_s']:.3f} s for {steps[-1]} steps")
+    res = timed(lambda: training.linearized_dynamics(k, y, learning_rate=0.0016, steps=steps).train_predictions, 3)
+    rows.append({"loop": "linearised dynamics, closed form (training.linearized_dynamics)", "n": n,
+                 "steps": int(steps[-1]), "evaluated_steps": int(steps.size), **res,
+                 "steps_per_s": steps[-1] / res["median_s"]})
+    n_gd, width, gd_steps = 200, 1024, 100 if quick else 300
+    xg, yg = x[:n_gd], target(x[:n_gd])
+    pg = target.projections(xg)
+    for degree in (1, 3):
+        init_fn, apply_fn = models.pnn(degree, width)
+        params = init_fn(jax.random.key(20 + degree), d)
+        res = timed(lambda: training.train(apply_fn, params, xg, yg, learning_rate=0.01, steps=gd_steps,
+                                           record_every=20, projections=pg).loss, 3)
+        rows.append({"loop": f"gradient descent (training.train), degree {degree}, width {width}", "n": n_gd,
+                     "steps": gd_steps, **res, "steps_per_s": gd_steps / res["median_s"]})
+        log(f"  training GD degree={degree}: {gd_steps / res['median_s']:.0f} steps/s, compile {res['compile_s']:.1f} s")
+    return {"rows": rows}
+
+
+def section_chapters(quick: bool, log) -> dict:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import chapters  # tests/chapters.py: executes a chapter as the build does
+
+    rows = []
+    for path in chapters.toc_chapters():
+        if not chapters.is_notebook(path):
+            continue
+        try:
+            seconds = chapters.execute(path)
+            rows.append({"chapter": path.relative_to(ROOT).as_posix(), "seconds": seconds})
+            log(f"  chapter {path.name}: {seconds:.1f} s")
+        except Exception as err:
+            rows.append({"chapter": path.relative_to(ROOT).as_posix(), "error": f"{type(err).__name__}: {str(err)[:200]}"})
+            log(f"  chapter {path.name}: FAILED {type(err).__name__}")
+    return {"rows": rows}
+
+
+def section_book(quick: bool, log) -> dict:
+    """Full build of a /tmp copy (never the shared _build): cold, then again with the execution cache warm."""
+    jb = pathlib.Path(PYTHON).parent / "jupyter-book"
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="pntk-bench-book-"))
+    try:
+        ignore = shutil.ignore_patterns(".venv", "_build", "_build_student", ".git", "node_modules", "bench",
+                                        ".pytest_cache", "__pycache__")
+        shutil.copytree(ROOT, tmp / "book", ignore=ignore)
+        out = {}
+        for label in ("cold", "warm"):
+            start = time.perf_counter()
+            proc = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", str(tmp / "book")],
+                                  capture_output=True, text=True)
+            out[f"{label}_s"] = time.perf_counter() - start
+            out[f"{label}_exit"] = proc.returncode
+            log(f"  book build {label}: {out[f'{label}_s']:.0f} s (exit {proc.returncode})")
+            if proc.returncode:
+                out[f"{label}_tail"] = proc.stdout[-1500:] + proc.stderr[-1500:]
+                break
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def large_case(n: int, block_size: int, dtype: str) -> dict:
+    import jax
+    import pntk
+    from pntk import blocked, data
+
+    x = data.sphere(jax.random.key(0), n, DIM)
+    base = _rss_mb()
+    start = time.perf_counter()
+    k = blocked.pnn_ntk_blocked(x, None, 3, block_size=block_size, dtype=dtype)
+    seconds = time.perf_counter() - start
+    del pntk
+    return {"n": n, "degree": 3, "block_size": block_size, "dtype": dtype, "seconds": seconds,
+            "result_mb": k.nbytes / 2**20, "peak_rss_delta_mb": _rss_mb() - base, "baseline_rss_mb": base,
+            "symmetric": bool(k[0, -1] == k[-1, 0])}
+
+
+def section_large(quick: bool, log) -> dict:
+    rows = []
+    for n, dtype in ((20_000, "float64"),) if not quick else ((8192, "float64"),):
+        res = _subprocess_json(["--large-case", str(n), "2048", dtype], timeout=3600)
+        rows.append(res)
+        log(f"  blocked n={n} {dtype}: " + (f"{res['seconds']:.1f} s, peak RSS +{res['peak_rss_delta_mb']:.0f} MB "
+                                           f"(result {res['result_mb']:.0f} MB)" if "seconds" in res else res.get("error", "")))
+    return {"rows": rows}
+
+
+SECTIONS = {
+    "kernels": section_kernels,
+    "spectrum": section_spectrum,
+    "widgets": section_widgets,
+    "training": section_training,
+    "chapters": section_chapters,
+    "book": section_book,
+    "large": section_large,
+}
+DEFAULT = ("kernels", "spectrum", "widgets", "training", "chapters")
+
+
+# ----------------------------------------------------------------------------
+# report
+# ----------------------------------------------------------------------------
+
+def _fmt_s(v):
+    if v is None:
+        return "–"
+    return f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def _fmt_mb(v):
+    return "–" if v is None else f"{v:.0f} MB"
+
+
+def tables(results: dict) -> str:
+    """Markdown tables of every section in ``results`` (also printed to the terminal)."""
+    out = []
+    sec = results["sections"]
+    note = lambda s: f" *(carried over from the run of {s['carried_from']})*" if "carried_from" in s else ""  # noqa: E731
+    if "kernels" in sec:
+        s = sec["kernels"]
+        out.append(f"### Exact PNN NTK vs neural-tangents vs empirical NTK (width {s['empirical_width']}, d = {s['dim']}){note(s)}\n")
+        out.append("Median time of one n x n Gram matrix (after a warm-up call); compile = warm-up minus median; "
+                   "peak = growth of the subprocess's peak RSS.\n")
+        out.append("| n | degree | method | median | compile | peak memory | note |")
+        out.append("|---:|---:|---|---:|---:|---:|---|")
+        for r in s["rows"]:
+            if "skipped" in r:
+                est = r.get("estimated_median_s")
+                mem = r.get("estimated_peak_rss_delta_mb")
+                out.append(f"| {r['n']} | {r['degree']} | {r['method']} | ~{_fmt_s(est)} (est.) | – | "
+                           f"{'~' + _fmt_mb(mem) + ' (est.)' if mem else '–'} | {r['skipped'].split(':')[0]} |")
+            elif "error" in r:
+                out.append(f"| {r['n']} | {r['degree']} | {r['method']} | – | – | – | error: {r['error'][:80]} |")
+            else:
+                out.append(f"| {r['n']} | {r['degree']} | {r['method']} | {_fmt_s(r['median_s'])} | "
+                           f"{_fmt_s(r['compile_s'])} | {_fmt_mb(r['peak_rss_delta_mb'])} | |")
+        out.append("\nSpeed-ups of the exact kernel, wall-time medians (CPU-time medians in brackets, less "
+                   "sensitive to other jobs). Targets: >= 5x vs nt's kernel_fn, >= 50x vs the empirical NTK. "
+                   "`nt` is `jax.jit(kernel_fn)`, `nt_eager` the kernel_fn as returned by `stax` (how "
+                   "`pntk.reference.pnn_kernel_nt` calls it).\n")
+        out.append("| n | degree | vs nt (jit) | vs nt (eager) | vs empirical NTK |")
+        out.append("|---:|---:|---:|---:|---:|")
+        for r in s["ratios"]:
+            def cell(key):
+                if f"speedup_vs_{key}" in r:
+                    return f"{r[f'speedup_vs_{key}']:.1f}x ({r[f'cpu_speedup_vs_{key}']:.1f}x)"
+                if f"speedup_vs_{key}_estimated" in r:
+                    return f"~{r[f'speedup_vs_{key}_estimated']:.0f}x (est.)"
+                return "–"
+            out.append(f"| {r['n']} | {r['degree']} | {cell('nt')} | {cell('nt_eager')} | {cell('empirical')} |")
+        reasons = sorted({r["skipped"] for r in s["rows"] if "skipped" in r})
+        if reasons:
+            out.append("\n" + "\n".join(f"- {why}" for why in reasons))
+        out.append("")
+    if "spectrum" in sec:
+        s = sec["spectrum"]
+        out.append(f"### Funk-Hecke spectrum vs Gram-matrix eigendecomposition (S^2){note(s)}\n")
+        out.append("| method | degree | n / max_k | median |")
+        out.append("|---|---:|---:|---:|")
+        for r in s["rows"]:
+            if r["method"] == "funk_hecke":
+                out.append(f"| Funk-Hecke (`frequency.pnn_spectrum`) | {r['degree']} | max_k = {r['max_k']} | {_fmt_s(r['median_s'])} |")
+            else:
+                out.append(f"| Gram kernel + `spectra.gram_eigenvalues` | {r['degree']} | n = {r['n']} | "
+                           f"{_fmt_s(r['median_s'])} ({_fmt_s(r['kernel_median_s'])} + {_fmt_s(r['eigh_median_s'])}) |")
+        out.append("")
+    if "widgets" in sec:
+        s = sec["widgets"]
+        out.append(f"### Widget update latency (target < 0.25 s median){note(s)}\n")
+        if "skipped" in s:
+            out.append(f"Skipped: {s['skipped']}\n")
+        else:
+            out.append("One slider change = one call of the function in `pntk.widgets.BENCH_CASES`, JIT warm. "
+                       "'first visit': each setting once, in order, results of earlier settings cached (as in a live "
+                       "session); 'cache hit': a setting seen before; 'all caches cleared': the worst case.\n")
+            out.append("| widget | settings | median (first visit) | max | cache hit | all caches cleared | slowest setting |")
+            out.append("|---|---:|---:|---:|---:|---:|---|")
+            for name, r in s["widgets"].items():
+                slow = ", ".join(f"{k}={v}" for k, v in r["slowest_setting"].items())
+                out.append(f"| {name} | {r['settings']} | {_fmt_s(r['median_s'])} | {_fmt_s(r['max_s'])} | "
+                           f"{_fmt_s(r['cache_hit_median_s'])} | {_fmt_s(r['all_caches_cleared_median_s'])} | {slow} |")
+            out.append("")
+    if "training" in sec:
+        s = sec["training"]
+        out.append(f"### Training loops of the spectral-bias chapter{note(s)}\n")
+        out.append("| loop | n | steps | median | compile | steps/s |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for r in s["rows"]:
+            out.append(f"| {r['loop']} | {r['n']} | {r['steps']} | {_fmt_s(r['median_s'])} | {_fmt_s(r['compile_s'])} | "
+                       f"{r['steps_per_s']:,.0f} |")
+        out.append("\nThe closed form evaluates the linearised dynamics at 81 step counts up to 30 000 with one "
+                   "eigendecomposition; its steps/s is 30 000 / time.\n")
+    if "chapters" in sec:
+        s = sec["chapters"]
+        out.append(f"### Chapter execution (target < 60 s each){note(s)}\n")
+        out.append("| chapter | seconds |")
+        out.append("|---|---:|")
+        for r in s["rows"]:
+            out.append(f"| {r['chapter']} | {r['seconds']:.1f} |" if "seconds" in r else f"| {r['chapter']} | error: {r['error'][:80]} |")
+        out.append("")
+    if "book" in sec:
+        s = sec["book"]
+        out.append(f"### Full book build (target: cold < 10 min){note(s)}\n")
+        out.append("| build | seconds | exit |")
+        out.append("|---|---:|---:|")
+        for label in ("cold", "warm"):
+            if f"{label}_s" in s:
+                out.append(f"| {label} | {s[f'{label}_s']:.0f} | {s[f'{label}_exit']} |")
+        out.append("")
+    if "large" in sec:
+        s = sec["large"]
+        out.append(f"### Blocked Gram matrix (`pntk.blocked.pnn_ntk_blocked`, degree 3, d = {DIM}){note(s)}\n")
+        out.append("| n | block | dtype | time | result | peak RSS growth |")
+        out.append("|---:|---:|---|---:|---:|---:|")
+        for r in s["rows"]:
+            if "seconds" in r:
+                out.append(f"| {r['n']} | {r['block_size']} | {r['dtype']} | {_fmt_s(r['seconds'])} | "
+                           f"{_fmt_mb(r['result_mb'])} | {_fmt_mb(r['peak_rss_delta_mb'])} |")
+            else:
+                out.append(f"| – | – | – | error: {r.get('error', '')[:80]} | | |")
+        out.append("")
+    return "\n".join(out)
+
+
+def targets(results: dict) -> list[str]:
+    """One line per target: met, missed (with the number), or not measured."""
+    sec = results["sections"]
+    lines = []
+    if "kernels" in sec:
+        rs = sec["kernels"]["ratios"]
+        for key, goal in (("nt", TARGETS["kernel_vs_nt"]), ("nt_eager", TARGETS["kernel_vs_nt"]),
+                          ("empirical", TARGETS["kernel_vs_empirical"])):
+            vals = [r[f"speedup_vs_{key}"] for r in rs if f"speedup_vs_{key}" in r]
+            if vals:
+                worst = min(vals)
+                lines.append(f"exact kernel vs {key}: smallest measured speed-up {worst:.1f}x "
+                             f"({'met' if worst >= goal else 'MISSED'}, target >= {goal:.0f}x)")
+    if "widgets" in sec and "widgets" in sec["widgets"]:
+        for name, r in sec["widgets"]["widgets"].items():
+            lines.append(f"widget {name}: median {r['median_s']:.3f} s "
+                         f"({'met' if r['median_s'] < TARGETS['widget_s'] else 'MISSED'}, target < {TARGETS['widget_s']} s)")
+    if "chapters" in sec:
+        done = [r for r in sec["chapters"]["rows"] if "seconds" in r]
+        if done:
+            worst = max(done, key=lambda r: r["seconds"])
+            lines.append(f"chapters: slowest {worst['chapter']} {worst['seconds']:.1f} s "
+                         f"({'met' if worst['seconds'] < TARGETS['chapter_s'] else 'MISSED'}, target < 60 s)")
+    if "book" in sec and "cold_s" in sec["book"]:
+        c = sec["book"]["cold_s"]
+        lines.append(f"cold book build: {c:.0f} s ({'met' if c < TARGETS['cold_build_s'] else 'MISSED'}, target < 600 s)")
+    return lines
+
+
+BENCHMARKS_HEAD = """# Benchmarks
+
+Generated by `bench/run.py` from `bench/results/latest.json`; do not edit by hand (edit the
+template in `bench/run.py`). Reproduce with
+
+```bash
+{command}
+```
+
+(`make bench` runs the default sections; `--quick` a fast subset; `--book` adds the full book
+build, cold and warm, of a copy in /tmp; `--large` the blocked n = 20 000 Gram matrix.)
+
+**Machine of this run**: {cpu} ({cores} cores available, {mem} GB memory), Python {python},
+jax {jax}, numpy {numpy}, neural-tangents {nt}; {date}. Load average (1, 5, 15 min) at the
+start: {load}.
+
+**Noise.** These numbers were taken on a 2-core machine shared with other jobs (see the load
+average): absolute times are noisy, by tens of percent and more. Ratios measured side by side
+in the same run are more reliable than absolute times. Medians over repeats after a warm-up;
+compile time is reported separately.
+
+## Targets
+
+{targets}
+
+## Results
+
+{tables}
+
+## Large n, GPUs and several devices
+
+The dense kernels (`pntk.kernels.pnn_ntk`, `pnn_nngp`, `pnn_kernel`, `relu_ntk`) evaluate the
+whole matrix in one XLA program whose peak memory is about 2x the result (11x for
+`pnn_kernel`, which returns both matrices); they refuse an estimated peak above `max_bytes`
+(default 4 GiB, so n above about 13 000 for one float64 NTK) with a `ValueError` that names the
+blocked function. `pntk.blocked` computes the same matrix tile by tile (one compiled program of
+`block_size x block_size`, default 2048; only the upper tiles for a symmetric Gram matrix),
+writing into one preallocated NumPy array (or a `numpy.memmap` passed as `out`), optionally as
+float32:
+
+```python
+import jax, pntk
+x = pntk.data.sphere(jax.random.key(0), 20_000, 10)
+theta = pntk.blocked.pnn_ntk_blocked(x, degree=3)                   # 3.2 GB float64
+theta32 = pntk.blocked.pnn_ntk_blocked(x, degree=3, dtype="float32")  # 1.6 GB
+```
+
+**On a GPU** the same code runs unchanged: install the CUDA build of the same jax version
+(`pip install "jax[cuda12]==0.5.3"`); JAX then puts every tile on its default device, the GPU.
+On a GPU, float32 inputs (`x.astype("float32")`) are much faster than float64, at about 1e-6
+relative accuracy. `devices=jax.devices("gpu")` sends the tiles round-robin to **several
+GPUs** (each device holds a copy of the inputs; the result is assembled in host memory).
+For neural-tangents' own kernels, `neural_tangents.batch(kernel_fn, batch_size, device_count=-1)`
+is the library's tool for the same tiling over all devices.
+"""
+
+
+def write_outputs(results: dict, command: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    with open(RESULTS / "latest.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["section", "case", "metric", "value"])
+        for name, sec in results["sections"].items():
+            for i, row in enumerate(sec.get("rows", [])):
+                case = ";".join(f"{k}={v}" for k, v in row.items() if isinstance(v, (str, int)) and k not in ("skipped", "error"))
+                for k, v in row.items():
+                    if isinstance(v, float):
+                        w.writerow([name, case or i, k, v])
+            for wname, row in sec.get("widgets", {}).items():
+                for k, v in row.items():
+                    if isinstance(v, float):
+                        w.writerow([name, wname, k, v])
+    m = results["machine"]
+    text = BENCHMARKS_HEAD.format(
+        command=command, cpu=m["cpu_model"], cores=m["cores_available"], mem=m["memory_gb"], python=m["python"],
+        jax=m["jax"], numpy=m["numpy"], nt=m["neural_tangents"], date=m["date"], load=m["load_average_1_5_15"],
+        targets="\n".join(f"- {t}" for t in targets(results)) or "- (no targeted section was run)",
+        tables=tables(results))
+    (ROOT / "BENCHMARKS.md").write_text(text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a fast subset (small n, fewer degrees and settings)")
+    parser.add_argument("--book", action="store_true", help="also build the whole book (cold and warm) in a /tmp copy")
+    parser.add_argument("--large", action="store_true", help="also the blocked n = 20000 Gram matrix")
+    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="run only these sections")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results and BENCHMARKS.md alone")
+    # internal: one measurement in this fresh process
+    parser.add_argument("--case", nargs=4, metavar=("METHOD", "N", "DEGREE", "REPEATS"), help=argparse.SUPPRESS)
+    parser.add_argument("--large-case", nargs=3, metavar=("N", "BLOCK", "DTYPE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        method, n, degree, repeats = args.case
+        print(json.dumps(kernel_case(method, int(n), int(degree), int(repeats))))
+        return 0
+    if args.large_case:
+        n, block, dtype = args.large_case
+        print(json.dumps(large_case(int(n), int(block), dtype)))
+        return 0
+
+    names = list(args.only or DEFAULT) + (["book"] if args.book else []) + (["large"] if args.large else [])
+    if args.quick and not args.only:
+        names = [n for n in names if n != "chapters"]
+    command = "python bench/run.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+    import pntk  # noqa: F401  (float64, as everywhere in the book)
+
+    results = {"machine": machine_info(), "command": command.strip(), "quick": args.quick, "sections": {}}
+
+    def log(msg):
+        print(msg, flush=True)
+
+    print(f"bench: {', '.join(names)} on {results['machine']['cpu_model']} "
+          f"({results['machine']['cores_available']} cores, load {results['machine']['load_average_1_5_15']})", flush=True)
+    for name in names:
+        start = time.perf_counter()
+        results["sections"][name] = SECTIONS[name](args.quick, log)
+        results["sections"][name]["section_wall_s"] = time.perf_counter() - start
+    # sections not run this time: carry over the previous run's, marked with its date
+    previous = RESULTS / "latest.json"
+    if previous.exists() and not args.no_write:
+        try:
+            old = json.loads(previous.read_text())
+            for name, sec in old.get("sections", {}).items():
+                if name not in results["sections"]:
+                    sec.setdefault("carried_from", old["machine"]["date"])
+                    results["sections"][name] = sec
+        except (ValueError, KeyError):
+            pass
+    results["sections"] = {k: results["sections"][k] for k in SECTIONS if k in results["sections"]}
+    print()
+    print(tables(results))
+    for line in targets(results):
+        print("target:", line)
+    if not args.no_write:
+        write_outputs(results, results["command"])
+        print(f"\nwrote {RESULTS / 'latest.json'}, {RESULTS / 'latest.csv'} and {ROOT / 'BENCHMARKS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
