@@ -62,8 +62,9 @@ book-offline: $(STAMP) assets  ## build the offline variant into _build/offline/
 serve: book  ## serve the built book on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000
 
-bench: $(STAMP)  ## run the benchmarks; prints a table and writes bench/results/
-	$(BIN)/python bench/run.py
+# BENCH_ARGS: --quick (fast subset), --book (full book build, cold and warm, in /tmp), --large (n = 20000)
+bench: $(STAMP)  ## run the benchmarks; prints a table, writes bench/results/ and BENCHMARKS.md
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:  ## remove build output (keeps .venv)
 	rm -rf _build _build_student .pytest_cache
