@@ -364,6 +364,57 @@ def section_training(quick: bool, log) -> dict:
     return {"rows": rows}
 
 
+def section_profile(quick: bool, log) -> dict:
+    """Where the exact kernel's time goes (n = 2048, d = 10): CPU-time minima of its parts, and neural-tangents'."""
+    import functools
+    import warnings
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from pntk import _acos, data, kernels, reference
+
+    warnings.filterwarnings("ignore")
+    n = 1024 if quick else 2048
+    x = data.sphere(jax.random.key(0), n, DIM)
+    cos = jnp.clip(x @ x.T, -1.0, 1.0)
+    cos_np = np.asarray(cos)
+
+    def cpu_min(fn, repeats=7):
+        _block(fn())
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.process_time()
+            _block(fn())
+            best = min(best, time.process_time() - start)
+        return best
+
+    @functools.partial(jax.jit, static_argnames=("degree",))
+    def static_degree(x, degree):
+        return kernels._pnn_from_inputs(kernels.inputs(x, x), degree, True, "relu").ntk
+
+    acos_rational, acos_xla = jax.jit(_acos.arccos), jax.jit(jnp.arccos)
+    rows = {
+        "arccos, pntk rational (jit)": cpu_min(lambda: acos_rational(cos)),
+        "arccos, jnp.arccos (jit)": cpu_min(lambda: acos_xla(cos)),
+        "arccos, numpy": cpu_min(lambda: np.arccos(cos_np)),
+        "symmetrise pass 0.5 (K + K^T)": cpu_min(lambda: kernels._symmetrize(cos)),
+    }
+    for degree in (1, 3):
+        _, _, kernel_fn = reference.pnn_stax(degree, 1, DIM)
+        nt_jit = jax.jit(kernel_fn, static_argnames="get")
+        rows[f"degree {degree}: pntk.kernels.pnn_ntk (public: checks + kernel + symmetrise)"] = \
+            cpu_min(lambda: kernels.pnn_ntk(x, None, degree))
+        rows[f"degree {degree}: fused kernel, traced degree (one compile for all degrees)"] = \
+            cpu_min(lambda: kernels._pnn_kernel_jit(x, x, degree, True, "relu", False, "ntk"))
+        rows[f"degree {degree}: fused kernel, static degree (one compile per degree)"] = \
+            cpu_min(lambda: static_degree(x, degree))
+        rows[f"degree {degree}: neural-tangents kernel_fn (jit)"] = cpu_min(lambda: nt_jit(x, x, "ntk"))
+    for name, value in rows.items():
+        log(f"  profile n={n} {name}: {value * 1e3:.1f} ms CPU")
+    return {"n": n, "cpu_s": rows}
+
+
 def section_chapters(quick: bool, log) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     import chapters  # tests/chapters.py: executes a chapter as the build does
@@ -424,7 +475,7 @@ def large_case(n: int, block_size: int, dtype: str) -> dict:
 
 def section_large(quick: bool, log) -> dict:
     rows = []
-    for n, dtype in ((20_000, "float64"),) if not quick else ((8192, "float64"),):
+    for n, dtype in ((20_000, "float64"), (20_000, "float32")) if not quick else ((8192, "float64"),):
         res = _subprocess_json(["--large-case", str(n), "2048", dtype], timeout=3600)
         rows.append(res)
         log(f"  blocked n={n} {dtype}: " + (f"{res['seconds']:.1f} s, peak RSS +{res['peak_rss_delta_mb']:.0f} MB "
@@ -437,11 +488,12 @@ SECTIONS = {
     "spectrum": section_spectrum,
     "widgets": section_widgets,
     "training": section_training,
+    "profile": section_profile,
     "chapters": section_chapters,
     "book": section_book,
     "large": section_large,
 }
-DEFAULT = ("kernels", "spectrum", "widgets", "training", "chapters")
+DEFAULT = ("kernels", "profile", "spectrum", "widgets", "training", "chapters")
 
 
 # ----------------------------------------------------------------------------
@@ -498,6 +550,14 @@ def tables(results: dict) -> str:
         reasons = sorted({r["skipped"] for r in s["rows"] if "skipped" in r})
         if reasons:
             out.append("\n" + "\n".join(f"- {why}" for why in reasons))
+        out.append("")
+    if "profile" in sec:
+        s = sec["profile"]
+        out.append(f"### Profile of the exact kernel (n = {s['n']}, d = {DIM}; CPU time, best of 7){note(s)}\n")
+        out.append("| part | CPU time |")
+        out.append("|---|---:|")
+        for name, v in s["cpu_s"].items():
+            out.append(f"| {name} | {_fmt_s(v)} |")
         out.append("")
     if "spectrum" in sec:
         s = sec["spectrum"]
@@ -557,12 +617,14 @@ def tables(results: dict) -> str:
     if "large" in sec:
         s = sec["large"]
         out.append(f"### Blocked Gram matrix (`pntk.blocked.pnn_ntk_blocked`, degree 3, d = {DIM}){note(s)}\n")
-        out.append("| n | block | dtype | time | result | peak RSS growth |")
+        out.append("Peak RSS of the whole process (its baseline after `import pntk` and the data in brackets).\n")
+        out.append("| n | block | dtype | time | result | peak RSS of the process |")
         out.append("|---:|---:|---|---:|---:|---:|")
         for r in s["rows"]:
             if "seconds" in r:
                 out.append(f"| {r['n']} | {r['block_size']} | {r['dtype']} | {_fmt_s(r['seconds'])} | "
-                           f"{_fmt_mb(r['result_mb'])} | {_fmt_mb(r['peak_rss_delta_mb'])} |")
+                           f"{_fmt_mb(r['result_mb'])} | {_fmt_mb(r['baseline_rss_mb'] + r['peak_rss_delta_mb'])} "
+                           f"({_fmt_mb(r['baseline_rss_mb'])}) |")
             else:
                 out.append(f"| – | – | – | error: {r.get('error', '')[:80]} | | |")
         out.append("")
@@ -575,13 +637,22 @@ def targets(results: dict) -> list[str]:
     lines = []
     if "kernels" in sec:
         rs = sec["kernels"]["ratios"]
+        labels = {"nt": "neural-tangents kernel_fn (jit)", "nt_eager": "neural-tangents kernel_fn (eager)",
+                  "empirical": f"empirical NTK at width {EMPIRICAL_WIDTH}"}
         for key, goal in (("nt", TARGETS["kernel_vs_nt"]), ("nt_eager", TARGETS["kernel_vs_nt"]),
                           ("empirical", TARGETS["kernel_vs_empirical"])):
             vals = [r[f"speedup_vs_{key}"] for r in rs if f"speedup_vs_{key}" in r]
-            if vals:
-                worst = min(vals)
-                lines.append(f"exact kernel vs {key}: smallest measured speed-up {worst:.1f}x "
-                             f"({'met' if worst >= goal else 'MISSED'}, target >= {goal:.0f}x)")
+            if not vals:
+                continue
+            per = []
+            for degree in sorted({r["degree"] for r in rs}):
+                v = [r[f"speedup_vs_{key}"] for r in rs if r["degree"] == degree and f"speedup_vs_{key}" in r]
+                if v:
+                    per.append(f"{min(v):.1f}-{max(v):.1f}x at degree {degree}")
+            worst = min(vals)
+            lines.append(f"exact kernel vs {labels[key]}: {'; '.join(per)} over the measured n "
+                         f"({'met' if worst >= goal else 'MISSED' if max(vals) < goal else 'partly met'}, "
+                         f"target >= {goal:.0f}x)")
     if "widgets" in sec and "widgets" in sec["widgets"]:
         for name, r in sec["widgets"]["widgets"].items():
             lines.append(f"widget {name}: median {r['median_s']:.3f} s "
@@ -598,6 +669,58 @@ def targets(results: dict) -> list[str]:
     return lines
 
 
+def analysis(results: dict) -> str:
+    """Prose explaining missed targets, with every number taken from ``results``."""
+    sec = results["sections"]
+    parts = []
+    prof = sec.get("profile", {}).get("cpu_s")
+    ker = sec.get("kernels")
+    if prof:
+        n = sec["profile"]["n"]
+        g = lambda key: next(v for k, v in prof.items() if k.startswith(key)) * 1e3  # noqa: E731
+        parts.append(
+            f"**Exact kernel vs neural-tangents' jit-compiled `kernel_fn` (target 5x).** Both evaluate closed-form "
+            f"arc-cosine formulas in one fused XLA loop over the n x n entries, so both are bound by XLA's CPU code "
+            f"for elementwise float64 arithmetic, and at degree 1 they compute the same kernel. The profile "
+            f"(n = {n}, CPU time) shows where pntk's time goes: the public `pnn_ntk` takes {g('degree 1: pntk'):.0f} ms "
+            f"at degree 1, of which the exact symmetrisation pass 0.5 (K + K^T) is {g('symmetrise'):.0f} ms (it makes "
+            f"Gram matrices exactly symmetric, as the tests require) and the fused kernel "
+            f"{g('degree 1: fused kernel, traced'):.0f} ms; with the degree a compile-time constant the fused kernel "
+            f"takes {g('degree 1: fused kernel, static'):.0f} ms, but the traced degree lets one compiled program "
+            f"serve every degree, which the chapters and widgets sweep. neural-tangents takes "
+            f"{g('degree 1: neural-tangents'):.0f} ms at degree 1 and {g('degree 3: neural-tangents'):.0f} ms at "
+            f"degree 3 (one branch per Hadamard factor), pntk {g('degree 3: pntk'):.0f} ms at degree 3: its cost "
+            f"does not grow with the degree, so its advantage grows with the degree. Removing the overhead would "
+            f"not reach 5x either: at degree 1 the static-degree fused kernel alone is "
+            f"{g('degree 1: neural-tangents') / g('degree 1: fused kernel, static'):.1f}x faster than neural-tangents.")
+        parts.append(
+            f"**What was fixed.** The arccos, which dominated the kernel: XLA's `jnp.arccos` takes "
+            f"{g('arccos, jnp'):.0f} ms on {n} x {n} cosines; pntk's rational approximation now evaluates one "
+            f"rational function at the selected argument instead of four ({g('arccos, pntk'):.0f} ms; numpy's SIMD "
+            f"arccos takes {g('arccos, numpy'):.0f} ms, so XLA's elementwise code generation is the remaining limit), "
+            f"and `hadamard_power` takes one traced power of the n x n matrix instead of two.")
+    if ker:
+        rs = ker["ratios"]
+        emp = {(r["n"], r["degree"]): r["speedup_vs_empirical"] for r in rs if "speedup_vs_empirical" in r}
+        eager = {(r["n"], r["degree"]): r["speedup_vs_nt_eager"] for r in rs if "speedup_vs_nt_eager" in r}
+        if emp:
+            low = sorted(emp.items(), key=lambda kv: kv[1])[0]
+            parts.append(
+                f"**Exact kernel vs the empirical NTK at width {ker['empirical_width']} (target 50x).** The empirical "
+                f"NTK costs about n^2 P for P = degree x width x d + width parameters, so the exact kernel's advantage "
+                f"grows with the degree: it is smallest at degree 1 (P = {EMPIRICAL_WIDTH * (DIM + 1)}), "
+                f"{low[1]:.0f}x at n = {low[0][0]}, degree {low[0][1]}, and "
+                + ", ".join(f"{v:.0f}x at n = {k[0]}, degree {k[1]}" for k, v in sorted(emp.items()) if k != low[0])
+                + ". For n above 1024 the empirical NTK was estimated, not run (minutes per matrix).")
+        if eager:
+            parts.append(
+                "**Against `kernel_fn` called without `jax.jit`** (how `pntk.reference.pnn_kernel_nt` and "
+                "neural-tangents' first examples call it), the speed-up is "
+                + ", ".join(f"{v:.0f}x at n = {k[0]}, degree {k[1]}" for k, v in sorted(eager.items()))
+                + ": per-operation dispatch dominates at small n, so this comparison is mostly about compilation.")
+    return "\n\n".join(parts) or "(no kernel or profile section in these results)"
+
+
 BENCHMARKS_HEAD = """# Benchmarks
 
 Generated by `bench/run.py` from `bench/results/latest.json`; do not edit by hand (edit the
@@ -606,6 +729,11 @@ template in `bench/run.py`). Reproduce with
 ```bash
 {command}
 ```
+
+Sections of this file and the runs that produced them (sections not run by the last command
+are carried over from an earlier run):
+
+{provenance}
 
 (`make bench` runs the default sections; `--quick` a fast subset; `--book` adds the full book
 build, cold and warm, of a copy in /tmp; `--large` the blocked n = 20 000 Gram matrix.)
@@ -622,6 +750,10 @@ compile time is reported separately.
 ## Targets
 
 {targets}
+
+## Why targets are missed, and what was done
+
+{analysis}
 
 ## Results
 
@@ -645,13 +777,19 @@ theta = pntk.blocked.pnn_ntk_blocked(x, degree=3)                   # 3.2 GB flo
 theta32 = pntk.blocked.pnn_ntk_blocked(x, degree=3, dtype="float32")  # 1.6 GB
 ```
 
+For results larger than memory, pass `out=numpy.lib.format.open_memmap(path, mode="w+",
+dtype="float32", shape=(n, n))`: tiles are written to disk as they finish.
+
 **On a GPU** the same code runs unchanged: install the CUDA build of the same jax version
-(`pip install "jax[cuda12]==0.5.3"`); JAX then puts every tile on its default device, the GPU.
-On a GPU, float32 inputs (`x.astype("float32")`) are much faster than float64, at about 1e-6
-relative accuracy. `devices=jax.devices("gpu")` sends the tiles round-robin to **several
-GPUs** (each device holds a copy of the inputs; the result is assembled in host memory).
-For neural-tangents' own kernels, `neural_tangents.batch(kernel_fn, batch_size, device_count=-1)`
-is the library's tool for the same tiling over all devices.
+(`pip install "jax[cuda12]==0.5.3"`); JAX then puts every tile on its default device, the GPU,
+and only finished tiles are copied to host memory. Most GPUs run float64 many times slower
+than float32 (consumer cards 32-64x): pass float32 inputs (`x.astype("float32")`) for speed,
+at about 1e-6 relative accuracy (`tests/test_blocked.py` checks 1e-4). With **several GPUs**,
+`devices=jax.devices("gpu")` sends the tiles round-robin to all of them (each holds a copy of
+the inputs, a few MB); the result is assembled in host memory. (No GPU was available to this
+project: the device path is tested on the CPU device only, with the same device listed twice.)
+For neural-tangents' own kernels, `neural_tangents.batch(kernel_fn, batch_size,
+device_count=-1)` is the library's tool for the same tiling over all devices.
 """
 
 
@@ -672,7 +810,13 @@ def write_outputs(results: dict, command: str) -> None:
                     if isinstance(v, float):
                         w.writerow([name, wname, k, v])
     m = results["machine"]
+    prov = []
+    for name, sec in results["sections"].items():
+        if "run_command" in sec:
+            prov.append(f"- {name}: `{sec['run_command']}` on {sec['run_date']}, load average at its start "
+                        f"{sec.get('load_at_start')}, {sec.get('section_wall_s', 0):.0f} s")
     text = BENCHMARKS_HEAD.format(
+        provenance="\n".join(prov), analysis=analysis(results),
         command=command, cpu=m["cpu_model"], cores=m["cores_available"], mem=m["memory_gb"], python=m["python"],
         jax=m["jax"], numpy=m["numpy"], nt=m["neural_tangents"], date=m["date"], load=m["load_average_1_5_15"],
         targets="\n".join(f"- {t}" for t in targets(results)) or "- (no targeted section was run)",
@@ -715,8 +859,10 @@ def main(argv=None) -> int:
           f"({results['machine']['cores_available']} cores, load {results['machine']['load_average_1_5_15']})", flush=True)
     for name in names:
         start = time.perf_counter()
+        load = [round(v, 2) for v in os.getloadavg()]
         results["sections"][name] = SECTIONS[name](args.quick, log)
-        results["sections"][name]["section_wall_s"] = time.perf_counter() - start
+        results["sections"][name].update(section_wall_s=time.perf_counter() - start, run_date=results["machine"]["date"],
+                                         run_command=results["command"], load_at_start=load)
     # sections not run this time: carry over the previous run's, marked with its date
     previous = RESULTS / "latest.json"
     if previous.exists() and not args.no_write:
