@@ -157,6 +157,7 @@ API = [
     ("training.max_stable_learning_rate", lambda: training.max_stable_learning_rate(np.full((2, 2), np.nan)), ValueError, "k_train contains non-finite"),
     # plotting
     ("plotting.degree_color", lambda: pntk.plotting.degree_color(0), ValueError, "degree must be an integer >= 1"),
+    ("plotting.html_table", lambda: pntk.plotting.html_table("N", ["a", "b"], [(1, [0.5])]), ValueError, "rows: row 1 has 1 values, expected 2"),
     # reference (neural-tangents oracle)
     ("reference.pnn_stax", lambda: _mod("reference").pnn_stax(2, 5, 0), ValueError, "input_dim must be an integer >= 1"),
     ("reference.pnn_kernel_nt", lambda: _mod("reference").pnn_kernel_nt(X, X, 2, which="both"), ValueError, "which must be 'ntk' or 'nngp'"),
@@ -345,3 +346,11 @@ def test_unknown_target_names_the_allowed_targets():
         data.target("Quadratic")
     for name in data.TARGETS:
         assert repr(name) in str(info.value)
+
+
+def test_html_table_marks_missing_values_and_keeps_numbers_whole():
+    html = pntk.plotting.html_table("N", ["even", "odd"], [(1, [2.9912, float("nan")]), (2, [3.0, 3.1])], ".2f").data
+    assert html.count("<tr>") == 3
+    assert "&ndash;" in html and "nan" not in html
+    assert "2.99" in html and "3.10" in html
+    assert html.count('style="white-space:nowrap"') == 4
