@@ -18,8 +18,9 @@ tile:
 * tiles are dispatched asynchronously (JAX), so the next tile computes while the
   previous one is copied out; with several ``devices`` they go round-robin.
 
-Peak memory is the result plus a few tiles: for :math:`n=20\,000` the float64
-result takes 3.2 GB (1.6 GB as float32) and a 2048-tile about 0.1 GB.
+Peak memory is the result plus a few tiles in flight (34 MB per float64
+2048-tile and its temporaries): for :math:`n=20\,000` the float64 result takes
+3.2 GB (1.6 GB as float32); ``BENCHMARKS.md`` has the measured time and peak RSS.
 
 The same code runs on a GPU: JAX places the tiles on its default device, or on
 the ``devices`` given (``jax.devices("gpu")``). neural-tangents' ``batch`` is
