@@ -57,6 +57,7 @@ $(OFFLINE_ASSETS)/.installed: browser/package.json browser/package-lock.json bro
 book-offline: $(STAMP) assets  ## build the offline variant into _build/offline/_build/html (reuses the execution cache)
 	$(BIN)/python browser/offline_config.py $(OFFLINE)/_config.yml
 	$(BIN)/jupyter-book build $(BUILD_FLAGS) --path-output $(OFFLINE) --config $(OFFLINE)/_config.yml .
+	$(BIN)/python $(EDITIONS) outputs $(OFFLINE)/_build/html "$(abspath _build/.jupyter_cache)"
 	@echo "Offline book built: open $(OFFLINE)/_build/html/index.html"
 
 serve: book  ## serve the built book on http://localhost:8000

@@ -160,7 +160,9 @@ async function waitForWidgets(page, timeout) {
 async function frameAfter(widget, before, timeout) {
   const deadline = Date.now() + timeout;
   let frame = await widget.evaluate(visibleFrame);
-  while (frame === before && Date.now() < deadline) {
+  // '' means no visible image yet (the Stack is switching or the PNG is decoding): keep waiting,
+  // so that a frame counts as changed only when a different image is actually shown.
+  while ((frame === before || frame === '') && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
     frame = await widget.evaluate(visibleFrame);
   }
@@ -198,9 +200,9 @@ async function checkStaticWidgets(page) {
           continue;
         }
         const next = await frameAfter(widget, frame, 5000);
-        const changed = next !== frame;
+        const changed = next !== frame && next !== '';
         entry.steps.push({ key, value, moved: true, frame: next, changed });
-        if (!changed) { entry.ok = false; entry.problem = `pressing ${key} moved the slider to ${value} but the visible frame did not change`; }
+        if (next === '') { entry.ok = false; entry.problem = `pressing ${key} moved the slider to ${value} but no image is visible`; } else if (!changed) { entry.ok = false; entry.problem = `pressing ${key} moved the slider to ${value} but the visible frame did not change`; }
         frame = next;
       }
       if (entry.ok && !entry.steps.some((st) => st.moved)) { entry.ok = false; entry.problem = 'the slider does not move (Home/End/ArrowLeft)'; }
