@@ -754,10 +754,9 @@ def analysis(results: dict) -> str:
                 + ", ".join(f"The {k} widget takes {v:.2f} s per update with OpenBLAS's default threads but "
                             f"{one[k]['median_s']:.2f} s with one thread" for k, v in slow.items())
                 + ": its cost is eigendecompositions (`scipy.linalg.eigh`), and OpenBLAS threads competing for two "
-                "busy cores slow them down several times. The chapter that hosts it sets OPENBLAS_NUM_THREADS=1 before "
-                "importing numpy, so the book and a Binder session of the chapter get the fast setting; a user who "
-                "imports `pntk.widgets` in another notebook should do the same (or use `threadpoolctl`, not installed "
-                "here).")
+                "busy cores slow them down several times. `pntk.widgets` runs its computations with one BLAS thread "
+                "(`threadpoolctl`), which should make both settings equal; where this paragraph appears, that limit "
+                "did not take effect in this run.")
     return "\n\n".join(parts) or "(no kernel or profile section in these results)"
 
 

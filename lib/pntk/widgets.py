@@ -63,6 +63,7 @@ from typing import Callable, NamedTuple
 import jax
 import numpy as np
 import scipy.linalg
+import threadpoolctl
 
 from . import _validate, data, frequency, kernels, models, plotting
 from . import extrapolation as _ex
@@ -180,6 +181,22 @@ def check_controls(controls: dict, values: dict) -> dict:
     return {name: _choice(values[name], name, allowed) for name, allowed in controls.items()}
 
 
+def _one_blas_thread(compute: Callable) -> Callable:
+    """Run ``compute`` with BLAS limited to one thread.
+
+    The widgets' eigendecompositions are small (a few hundred points): on the
+    2-core machines of Binder, OpenBLAS's default threads competing with JAX's
+    made one spectrum update take 1.2 s against 0.15 s single-threaded (median,
+    BENCHMARKS.md). Limiting the threads here keeps any notebook that imports
+    the widgets fast, not only the chapter that sets ``OPENBLAS_NUM_THREADS``.
+    """
+    @functools.wraps(compute)
+    def single_threaded(*args, **kwargs):
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            return compute(*args, **kwargs)
+    return single_threaded
+
+
 def _readonly(*arrays):
     for a in arrays:
         a.flags.writeable = False
@@ -242,6 +259,7 @@ def extrapolation_frame(degree: int = 3, width=INFINITE, target: str = "cubic",
 
 
 @functools.lru_cache(maxsize=512)
+@_one_blas_thread
 def _extrapolation_frame(degree, width, target, a, seed) -> ExtrapolationFrame:
     f = data.target(target)
     x_tr = a * _UNIT_TRAIN[:, None]
@@ -311,6 +329,7 @@ def _sphere_net(dim: int, seed: int):
 
 
 @functools.lru_cache(maxsize=256)
+@_one_blas_thread
 def _sphere_dynamics(degree: int, width, dim: int, seed: int):
     """Rayleigh quotients and relative residual projections for one kernel (cached, shared by the ReLU baseline)."""
     x, y, proj = _sphere_problem(dim)
