@@ -1,11 +1,14 @@
 // Loaded between require.js and the ipywidgets manager (embed-amd.js) in the offline book.
 (function () {
   // 1. The manager's bundles load their assets (Font Awesome fonts) relative to the URL that
-  //    require.js gives their AMD module, by default /@jupyter-widgets/html-manager/dist/ under the
-  //    page: point that module path, and the manager's own assets path, at the folder beside this file.
+  //    require.js gives their AMD modules, by default under the page's folder: @jupyter-widgets/ for
+  //    the base, controls and html-manager modules, @jupyter-widgets/html-manager/dist/ for
+  //    libembed-amd. Point both module paths, and the manager's own assets path, at the folder beside
+  //    this file, where `make assets` put the fonts.
   const folder = new URL('html-manager/', document.currentScript.src).href;
+  const dir = folder.replace(/\/$/, '');
   window.__jupyter_widgets_assets_path__ = folder;
-  window.require.config({ paths: { '@jupyter-widgets/html-manager/dist': folder.replace(/\/$/, '') } });
+  window.require.config({ paths: { '@jupyter-widgets': dir, '@jupyter-widgets/html-manager/dist': dir } });
 
   // 2. html-manager 1.0.6 typesets widget labels with MathJax 2's MathJax.Hub.Queue, but the book
   //    loads MathJax 3 (TypeError: Cannot read properties of undefined (reading 'Queue')). Give it a
