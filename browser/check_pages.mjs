@@ -9,7 +9,8 @@
 // and MathJax's own output excepted); every embedded ipywidgets view must be rendered; in every
 // static widget (class pntk-static-widget) each slider is moved with the keyboard (Home, End,
 // ArrowLeft) and the visible frame (the bytes of its visible images) must change each time; cell
-// outputs must hold no warnings, tracebacks or stderr; the page must not overflow horizontally.
+// outputs must hold no warnings, tracebacks or stderr; the page must not overflow horizontally, and
+// no code block, output, display equation or table may be wider than the text column (clipped).
 // A full-page screenshot is saved per page, and a JSON report with one entry per page.
 // Exit status: 0 when every page passed, 1 when some check failed, 2 when the driver itself failed.
 
@@ -113,14 +114,31 @@ function outputProblemsInPage() {
   return [...new Set(problems)];
 }
 
-function layoutInPage() {
+// Blocks that scroll sideways inside the text column when their content is wider than it: the
+// reader sees them cut off at the right edge.
+const CLIPPABLE = {
+  'code': 'div.highlight pre',
+  'output': '.cell_output pre, .output pre',
+  'display math': 'mjx-container[display="true"]',
+  'table': '.pst-scrollable-table-container, .table-wrapper',
+};
+
+function layoutInPage(clippable) {
   const width = document.documentElement.clientWidth;
   const overflow = document.documentElement.scrollWidth - width;
   const figures = [...document.querySelectorAll('.cell_output img, figure img')].map((img) => {
     const r = img.getBoundingClientRect();
     return { width: Math.round(r.width), height: Math.round(r.height), natural: [img.naturalWidth, img.naturalHeight] };
   });
-  return { viewport: width, overflow, figures };
+  const clipped = [];
+  for (const [kind, selector] of Object.entries(clippable)) {
+    for (const el of document.querySelectorAll(selector)) {
+      if (el.closest('.pntk-static-widget, .widget-area') || el.scrollWidth <= el.clientWidth + 1) continue;
+      const text = (el.querySelector('mjx-assistive-mml') || el).textContent.replace(/\s+/g, ' ').trim();
+      clipped.push(`${kind} wider than its column (${el.scrollWidth} px in ${el.clientWidth} px): ${text.slice(0, 70)}`);
+    }
+  }
+  return { viewport: width, overflow, figures, clipped };
 }
 
 async function visibleFrame(el) {
@@ -244,8 +262,9 @@ async function checkPage(browser, opts, rel) {
       { views: widgets.views, sliders: widgets.sliders, staticWidgets: widgets.staticWidgets });
     check('math', await page.evaluate(rawTexInPage));
     check('outputs', await page.evaluate(outputProblemsInPage));
-    const layout = await page.evaluate(layoutInPage);
-    check('layout', layout.overflow > 1 ? [`page overflows horizontally by ${layout.overflow}px`] : [], layout);
+    const layout = await page.evaluate(layoutInPage, CLIPPABLE);
+    check('layout', [...(layout.overflow > 1 ? [`page overflows horizontally by ${layout.overflow}px`] : []),
+      ...layout.clipped], layout);
     fs.mkdirSync(opts.shots, { recursive: true });
     result.screenshot = path.resolve(opts.shots, rel.replace(/\.html$/, '').replace(/[\/\\]/g, '__') + '.png');
     await page.screenshot({ path: result.screenshot, fullPage: true });

@@ -6,12 +6,13 @@ temporary folder but with the execution cache of `make book` (`_build/.jupyter_c
 a free localhost port, and runs the driver over every page of the table of contents. Per page: no
 request to another host, no failed request, no console or page error, MathJax rendered with no raw
 TeX left, every widget view rendered, every slider of every static widget changes the visible frame,
-no warnings or stderr in cell outputs, no horizontal overflow. Screenshots and the JSON report go to
+no warnings or stderr in cell outputs, no horizontal overflow of the page, no code block, output,
+display equation or table wider than the text column. Screenshots and the JSON report go to
 `_build/screenshots/`.
 
 A tiny book of two pages checks the driver itself: a good page passes, and a page with raw TeX, an
-external request, a console error, a warning in an output and a static widget whose frames do not
-change fails exactly those checks.
+external request, a console error, a warning in an output, a static widget whose frames do not
+change, a code line and an equation too wide for the column fails exactly those checks.
 
 Skipped, with the reason, only where node/npm or Chromium is missing (CI installs Debian's chromium).
 """
@@ -202,13 +203,17 @@ price = $x$ and \(y\) and \frac{1}{2}
 
 ```{code-cell} ipython3
 """ + FRAMES + r"""
-# the static-widget contract of pntk.widgets: nested Stacks of Images switched by jslinked IntSliders
+# the static-widget contract of pntk.widgets: nested Stacks of Images
+# switched by jslinked IntSliders
 degrees, widths = [1, 2, 3], [1, 2]
-inner = [widgets.Stack([widgets.Image(value=png(d * w), format="png") for w in widths], selected_index=0)
+inner = [widgets.Stack([widgets.Image(value=png(d * w), format="png")
+                        for w in widths], selected_index=0)
          for d in degrees]
 outer = widgets.Stack(inner, selected_index=0)
-degree = widgets.IntSlider(value=0, min=0, max=len(degrees) - 1, description="degree")
-width = widgets.IntSlider(value=0, min=0, max=len(widths) - 1, description="width")
+degree = widgets.IntSlider(value=0, min=0, max=len(degrees) - 1,
+                           description="degree")
+width = widgets.IntSlider(value=0, min=0, max=len(widths) - 1,
+                          description="width")
 widgets.jslink((degree, "value"), (outer, "selected_index"))
 for stack in inner:
     widgets.jslink((width, "value"), (stack, "selected_index"))
@@ -223,17 +228,23 @@ BAD = HEADER + r"""
 
 Escaped dollars leave raw TeX: \$x^2\$.
 
+$$
+\Theta = """ + " + ".join(f"a_{{{i}}}" for i in range(1, 24)) + r"""
+$$
+
 <img src="https://example.com/missing.png" alt="an external image">
 
 <script>console.error("deliberate console error");</script>
 
 ```{code-cell} ipython3
 print("UserWarning: deliberate")
+a_code_line_far_wider_than_the_text_column = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
 ```
 
 ```{code-cell} ipython3
 """ + FRAMES + r"""
-same = widgets.Stack([widgets.Image(value=png(1), format="png") for _ in range(2)], selected_index=0)
+same = widgets.Stack([widgets.Image(value=png(1), format="png")
+                      for _ in range(2)], selected_index=0)
 frozen = widgets.IntSlider(value=0, min=0, max=1, description="frozen")
 widgets.jslink((frozen, "value"), (same, "selected_index"))
 box = widgets.VBox([frozen, same])
@@ -272,7 +283,8 @@ def test_driver_passes_a_good_page(tiny_pages):
 @pytest.mark.slow
 def test_driver_flags_each_problem_of_a_bad_page(tiny_pages):
     bad = failures(tiny_pages["bad.html"])
-    assert set(bad) == {"math", "outputs", "static_widgets", "offline", "console"}, bad
+    assert set(bad) == {"math", "outputs", "static_widgets", "offline", "console", "layout"}, bad
+    assert sorted(p.split(" wider")[0] for p in bad["layout"]) == ["code", "display math"], bad["layout"]
     assert any("$x^2$" in p for p in bad["math"]), bad["math"]
     assert any("UserWarning" in p for p in bad["outputs"]), bad["outputs"]
     assert any("frozen" in p and "did not change" in p for p in bad["static_widgets"]), bad["static_widgets"]

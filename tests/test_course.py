@@ -109,6 +109,72 @@ def test_chapter_links_glossary_terms(chapter):
     assert targets <= terms, f"{chapter.name}: unknown glossary terms {targets - terms}"
 
 
+# --- rendered width ------------------------------------------------------------------------
+CODE_COLUMNS = 76  # characters of a code line that fit the book's text column (1280 px window)
+
+
+def markdown_code_lines(text: str) -> list[str]:
+    """Code lines of a markdown cell: fenced code blocks, and the indented code blocks of exercises
+    and solutions (a line indented by 4 spaces after a blank line or another code line)."""
+    out, open_fences, previous = [], [], ""  # open_fences: (fence, directive name or "code")
+    for line in text.splitlines():
+        stripped = line.strip()
+        inside = open_fences[-1] if open_fences else (None, None)
+        directive, code_fence = FENCE.match(stripped), re.match(r"^(`{3,})[\w+-]*$", stripped)
+        if inside[1] == "code":
+            if stripped == inside[0]:
+                open_fences.pop()
+            else:
+                out.append(line)
+        elif directive:
+            open_fences.append((directive.group(1), directive.group("name")))
+        elif stripped and stripped == inside[0]:
+            open_fences.pop()
+        elif code_fence:
+            open_fences.append((code_fence.group(1), "code"))
+        elif (inside[1] in ("exercise", "solution") and line.startswith("    ") and stripped
+              and (not previous.strip() or (previous.startswith("    ") and previous in out))):
+            out.append(line)
+        previous = line
+    return out
+
+
+def visible_code_lines(chapter: pathlib.Path) -> list[str]:
+    """The code a reader of the rendered page sees: code cells (except those tagged remove-input or
+    remove-cell) and the code blocks of the prose."""
+    out = []
+    for cell in jupytext.read(chapter).cells:
+        if cell.cell_type == "markdown":
+            out += markdown_code_lines(cell.source)
+        elif cell.cell_type == "code" and not {"remove-input", "remove-cell"} & set(cell.metadata.get("tags", [])):
+            out += cell.source.splitlines()
+    return out
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_text_column(chapter):
+    """A longer line is clipped in the rendered code cell (the reader has to scroll sideways)."""
+    long = [f"{len(line)} characters: {line.strip()[:64]}"
+            for line in visible_code_lines(chapter) if len(line) > CODE_COLUMNS]
+    assert not long, f"{chapter.name}: lines over {CODE_COLUMNS} characters:\n" + "\n".join(long)
+
+
+def test_visible_code_lines_are_cells_fences_and_indented_solution_code(tmp_path):
+    chapter = tmp_path / "chapter.md"
+    header = (BOOK / "intro.md").read_text().split("\n---\n", 1)[0] + "\n---\n"
+    chapter.write_text(header + "\n".join([
+        "```{code-cell} ipython3", "x = 1", "```",
+        "```{code-cell} ipython3", ":tags: [remove-input]", "", "hidden = 0", "```",
+        "```{code-cell} ipython3", "---", "tags: [remove-cell]", "---", "hidden = 1", "```",
+        "Text. " * 20,
+        "```python", "y = 2", "```",
+        "```{solution} ex", ":class: dropdown", "", "Prose.", "", "    z = 3", "    w = 4", "",
+        "More prose.", "```",
+        "```{admonition} Note", "", "    not code: outside exercises", "```",
+    ]))
+    assert [line.strip() for line in visible_code_lines(chapter)] == ["x = 1", "y = 2", "z = 3", "w = 4"]
+
+
 # --- downloaded notebooks -------------------------------------------------------------------
 MYST_ONLY = re.compile(r"\{(glue|term|doc|ref|eq|cite|numref|prf:ref)[:}]|^\s*(`{3,}|:{3,})\{|^\s*\(\w[\w-]*\)=\s*$",
                        flags=re.M)
