@@ -9,8 +9,9 @@
 // and MathJax's own output excepted); every embedded ipywidgets view must be rendered; in every
 // static widget (class pntk-static-widget) each slider is moved with the keyboard (Home, End,
 // ArrowLeft) and the visible frame (the bytes of its visible images) must change each time; cell
-// outputs must hold no warnings, tracebacks or stderr; the page must not overflow horizontally, and
-// no code block, output, display equation or table may be wider than the text column (clipped).
+// outputs must hold no warnings, tracebacks or stderr; the page must not overflow horizontally, no
+// code block, output, display equation or table may be wider than the text column (clipped), and no
+// figure may be shrunk so far that its text is unreadable.
 // A full-page screenshot is saved per page, and a JSON report with one entry per page.
 // Exit status: 0 when every page passed, 1 when some check failed, 2 when the driver itself failed.
 
@@ -123,7 +124,11 @@ const CLIPPABLE = {
   'table': '.pst-scrollable-table-container, .table-wrapper',
 };
 
-function layoutInPage(clippable) {
+// The book's figures use 10 pt text at 110 dpi (pntk.plotting.STYLE), 15 px in the image: a figure
+// shown at less than this fraction of its natural width has tick labels below 11 px.
+const MIN_FIGURE_SCALE = 0.72;
+
+function layoutInPage({ clippable, minFigureScale }) {
   const width = document.documentElement.clientWidth;
   const overflow = document.documentElement.scrollWidth - width;
   const figures = [...document.querySelectorAll('.cell_output img, figure img')].map((img) => {
@@ -136,6 +141,11 @@ function layoutInPage(clippable) {
       if (el.closest('.pntk-static-widget, .widget-area') || el.scrollWidth <= el.clientWidth + 1) continue;
       const text = (el.querySelector('mjx-assistive-mml') || el).textContent.replace(/\s+/g, ' ').trim();
       clipped.push(`${kind} wider than its column (${el.scrollWidth} px in ${el.clientWidth} px): ${text.slice(0, 70)}`);
+    }
+  }
+  for (const [i, f] of figures.entries()) {
+    if (f.natural[0] > 0 && f.width / f.natural[0] < minFigureScale) {
+      clipped.push(`figure ${i + 1} shown at ${(f.width / f.natural[0]).toFixed(2)} of its width (${f.natural[0]} px in ${f.width} px): its text is too small to read`);
     }
   }
   return { viewport: width, overflow, figures, clipped };
@@ -262,7 +272,7 @@ async function checkPage(browser, opts, rel) {
       { views: widgets.views, sliders: widgets.sliders, staticWidgets: widgets.staticWidgets });
     check('math', await page.evaluate(rawTexInPage));
     check('outputs', await page.evaluate(outputProblemsInPage));
-    const layout = await page.evaluate(layoutInPage, CLIPPABLE);
+    const layout = await page.evaluate(layoutInPage, { clippable: CLIPPABLE, minFigureScale: MIN_FIGURE_SCALE });
     check('layout', [...(layout.overflow > 1 ? [`page overflows horizontally by ${layout.overflow}px`] : []),
       ...layout.clipped], layout);
     fs.mkdirSync(opts.shots, { recursive: true });

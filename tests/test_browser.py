@@ -12,7 +12,8 @@ display equation or table wider than the text column. Screenshots and the JSON r
 
 A tiny book of two pages checks the driver itself: a good page passes, and a page with raw TeX, an
 external request, a console error, a warning in an output, a static widget whose frames do not
-change, a code line and an equation too wide for the column fails exactly those checks.
+change, a code line and an equation too wide for the column and a figure shrunk to unreadable
+text fails exactly those checks.
 
 Skipped, with the reason, only where node/npm or Chromium is missing (CI installs Debian's chromium).
 """
@@ -243,6 +244,14 @@ a_code_line_far_wider_than_the_text_column = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
 
 ```{code-cell} ipython3
 """ + FRAMES + r"""
+from IPython.display import Image, display
+
+# shown at 0.4 of its width
+wide, ax = plt.subplots(figsize=(16, 1.5), dpi=100)
+ax.plot([0, 1])
+buf = io.BytesIO()
+wide.savefig(buf, format="png")
+display(Image(buf.getvalue()))
 same = widgets.Stack([widgets.Image(value=png(1), format="png")
                       for _ in range(2)], selected_index=0)
 frozen = widgets.IntSlider(value=0, min=0, max=1, description="frozen")
@@ -284,7 +293,8 @@ def test_driver_passes_a_good_page(tiny_pages):
 def test_driver_flags_each_problem_of_a_bad_page(tiny_pages):
     bad = failures(tiny_pages["bad.html"])
     assert set(bad) == {"math", "outputs", "static_widgets", "offline", "console", "layout"}, bad
-    assert sorted(p.split(" wider")[0] for p in bad["layout"]) == ["code", "display math"], bad["layout"]
+    kinds = sorted(p.split(" wider")[0].split(" shown")[0] for p in bad["layout"])
+    assert kinds == ["code", "display math", "figure 1"], bad["layout"]
     assert any("$x^2$" in p for p in bad["math"]), bad["math"]
     assert any("UserWarning" in p for p in bad["outputs"]), bad["outputs"]
     assert any("frozen" in p and "did not change" in p for p in bad["static_widgets"]), bad["static_widgets"]
