@@ -138,3 +138,19 @@ def test_gram_matrices_are_exactly_symmetric_and_psd_to_the_stated_tolerance(deg
             np.testing.assert_array_equal(k, k.T)
             eig = np.linalg.eigvalsh(k)
             assert eig[0] >= -PSD_TOL * eig[-1], (eig[0], eig[-1])
+
+
+@pytest.mark.parametrize("n,d", [(48, 3), (256, 10), (205, 3), (64, 40)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gram_matrices_are_exactly_symmetric_with_and_without_the_symmetrising_pass(n, d, dtype):
+    """n a multiple of 16 and d <= 32: symmetric by construction; otherwise symmetrised (pntk.kernels)."""
+    x = np.asarray(data.ball(jax.random.key(11), n, d, radius=2.0)).astype(dtype)
+    x[-4:] = x[:4] * (1 + 1e-7)  # near-duplicates
+    assert kernels._symmetric_by_construction(x, False) == (n % 16 == 0 and d <= kernels.UNROLLED_DOT_MAX_DIM)
+    for degree in (1, 2, 5):
+        for skip in (True, False):
+            for activation in ("relu", "identity"):
+                for bias in (False, True):
+                    kern = kernels.pnn_kernel(x, None, degree, skip=skip, activation=activation, bias=bias)
+                    for k in (np.asarray(kern.ntk), np.asarray(kern.nngp)):
+                        np.testing.assert_array_equal(k, k.T)
