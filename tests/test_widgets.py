@@ -194,6 +194,10 @@ def test_caches_hit_on_repeat():
     assert (info.misses, info.hits) == (3, 1)
     with pytest.raises(ValueError):  # cached arrays cannot be changed by a caller
         first.prediction[0] = 0.0
+    png = W.extrapolation_png(2, 64, "cos", 1.5)
+    assert W.extrapolation_png(2, 64.0, "cos", 1.5) is png  # a setting seen before is not drawn again
+    assert W._extrapolation_png.cache_info().hits == 1 and W._extrapolation_frame.cache_info().misses == 1
+    assert W.spectrum_png(3, 64, 3) is W.spectrum_png(3, 64, 3)
 
 
 def test_no_matplotlib_figure_is_left_open():

@@ -54,6 +54,7 @@ the work of one live slider change and a list of keyword arguments for it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
@@ -378,8 +379,8 @@ def _spectrum_frame(degree, width, dim, seed) -> SpectrumFrame:
 
 def cache_clear() -> None:
     """Empty every cache of this module (the tests use it to count cache hits)."""
-    for fn in (_extrapolation_net, _extrapolation_frame, _sphere_problem, _exact_spectra, _sphere_net,
-               _sphere_dynamics, _spectrum_frame):
+    for fn in (_extrapolation_net, _extrapolation_frame, _extrapolation_png, _sphere_problem, _exact_spectra,
+               _sphere_net, _sphere_dynamics, _spectrum_frame, _spectrum_png):
         fn.cache_clear()
 
 
@@ -391,6 +392,16 @@ def _width_label(width, short: bool = False) -> str:
     if width == INFINITE:
         return "infinite width" if short else "infinite width (NTK)"
     return f"width {width}"
+
+
+@contextlib.contextmanager
+def _frame_style():
+    """The book's figure style, with titles at a fixed height: matplotlib otherwise measures
+    every tick label to place them (a fifth of the time of a spectrum frame)."""
+    import matplotlib as mpl
+
+    with plotting.style(), mpl.rc_context({"axes.titley": 1.0}):
+        yield
 
 
 def _new_figure(figsize):
@@ -413,7 +424,7 @@ def draw_extrapolation(frame: ExtrapolationFrame):
     if not isinstance(frame, ExtrapolationFrame):
         raise TypeError(f"frame must be an ExtrapolationFrame from extrapolation_frame(...), got {type(frame).__name__}")
     a = frame.train_range
-    with plotting.style():
+    with _frame_style():
         fig = _new_figure((6.6, 3.0))
         fig.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.9)
         ax = fig.add_subplot()
@@ -437,7 +448,7 @@ def draw_spectrum(frame: SpectrumFrame):
     ks = frame.ks
     color = plotting.degree_color(frame.degree, 9)
     colors = [_harmonic_color(j) for j in range(len(frame.harmonics))]
-    with plotting.style():
+    with _frame_style():
         # 6.6 in over the frame's 660 px: 100 dpi, the same text size as the extrapolation frame
         fig = _new_figure((6.6, 3.3))
         fig.subplots_adjust(left=0.1, right=0.99, bottom=0.14, top=0.91, wspace=0.32)
@@ -482,14 +493,19 @@ def _harmonic_color(j: int):
 
 
 def _png(fig) -> bytes:
-    """The figure as a small palette PNG (quantised colours, optimised); the figure is released."""
+    """The figure as a small palette PNG (quantised colours).
+
+    The figures of this module are not registered with pyplot, so nothing keeps
+    them alive once drawn (clearing one explicitly cost a sixth of a frame's time).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image as PILImage
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi)
-    fig.clear()
-    buf.seek(0)
-    img = PILImage.open(buf).convert("RGB").quantize(colors=_PALETTE_COLORS, method=PILImage.Quantize.MEDIANCUT)
+    # the rendered pixels go to the quantiser directly, not through a PNG written and read back
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = np.asarray(canvas.buffer_rgba())[..., :3]
+    img = PILImage.fromarray(rgb).quantize(colors=_PALETTE_COLORS, method=PILImage.Quantize.MEDIANCUT)
     out = io.BytesIO()
     img.save(out, format="png")
     return out.getvalue()
@@ -497,13 +513,25 @@ def _png(fig) -> bytes:
 
 def extrapolation_png(degree: int = 3, width=INFINITE, target: str = "cubic", train_range: float = 2.5,
                       *, seed: int = 0) -> bytes:
-    """PNG of :func:`draw_extrapolation` for these controls: the work of one slider change (data cached, drawing not)."""
-    return _png(draw_extrapolation(extrapolation_frame(degree, width, target, train_range, seed=seed)))
+    """PNG of :func:`draw_extrapolation` for these controls: the work of one slider change (cached on the controls)."""
+    frame = extrapolation_frame(degree, width, target, train_range, seed=seed)  # checks the controls
+    return _extrapolation_png(frame.degree, frame.width, frame.target, frame.train_range, seed)
+
+
+@functools.lru_cache(maxsize=512)  # frames are a few tens of kB: at most about 20 MB
+def _extrapolation_png(degree, width, target, a, seed) -> bytes:
+    return _png(draw_extrapolation(_extrapolation_frame(degree, width, target, a, seed)))
 
 
 def spectrum_png(degree: int = 3, width=INFINITE, dim: int = 5, *, seed: int = 0) -> bytes:
-    """PNG of :func:`draw_spectrum` for these controls: the work of one slider change (data cached, drawing not)."""
-    return _png(draw_spectrum(spectrum_frame(degree, width, dim, seed=seed)))
+    """PNG of :func:`draw_spectrum` for these controls: the work of one slider change (cached on the controls)."""
+    frame = spectrum_frame(degree, width, dim, seed=seed)  # checks the controls
+    return _spectrum_png(frame.degree, frame.width, frame.dim, seed)
+
+
+@functools.lru_cache(maxsize=256)
+def _spectrum_png(degree, width, dim, seed) -> bytes:
+    return _png(draw_spectrum(_spectrum_frame(degree, width, dim, seed)))
 
 
 # ----------------------------------------------------------------------------
