@@ -8,9 +8,19 @@ BUILD_FLAGS := -W -n --keep-going
 
 .PHONY: book test env student assets book-offline serve bench clean lock
 
-book: $(STAMP)  ## build the whole book, executing every chapter, into _build/html
+# The execution cache keys each chapter on its own source only, and Sphinx re-reads only changed
+# sources: a change to the library (or to the pinned environment) must not leave pages with outputs
+# the current code would not compute, so it empties the cache and the Sphinx environments of every
+# build, and every chapter runs again.
+CACHE := _build/.jupyter_cache
+CACHE_KEY := _build/.cache-key
+$(CACHE_KEY): $(wildcard lib/pntk/*.py) requirements.txt postBuild
+	rm -rf $(CACHE) _build/.doctrees _build/jupyter_execute $(OFFLINE) $(STUDENT)
+	mkdir -p _build && touch $@
+
+book: $(STAMP) $(CACHE_KEY)  ## build the whole book, executing every chapter, into _build/html
 	$(BIN)/jupyter-book build $(BUILD_FLAGS) .
-	$(BIN)/python $(EDITIONS) outputs _build/html _build/.jupyter_cache
+	$(BIN)/python $(EDITIONS) outputs _build/html $(CACHE)
 	@echo "Book built: open _build/html/index.html"
 
 # The student edition: _config.yml plus sphinx-exercise's hide_solutions (written to
@@ -18,15 +28,15 @@ book: $(STAMP)  ## build the whole book, executing every chapter, into _build/ht
 # then the solutions are removed from the downloadable sources (.md, .ipynb) too.
 STUDENT := _build_student
 EDITIONS := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))tests/editions.py
-student: $(STAMP)  ## build the student edition (solutions hidden) into _build_student/_build/html
+student: $(STAMP) $(CACHE_KEY)  ## build the student edition (solutions hidden) into _build_student/_build/html
 	mkdir -p $(STUDENT)
-	$(BIN)/python $(EDITIONS) config _config.yml $(STUDENT)/_config.yml "$(abspath _build/.jupyter_cache)"
+	$(BIN)/python $(EDITIONS) config _config.yml $(STUDENT)/_config.yml "$(abspath $(CACHE))"
 	$(BIN)/jupyter-book build $(BUILD_FLAGS) --path-output $(STUDENT) --config $(STUDENT)/_config.yml .
-	$(BIN)/python $(EDITIONS) outputs $(STUDENT)/_build/html "$(abspath _build/.jupyter_cache)"
+	$(BIN)/python $(EDITIONS) outputs $(STUDENT)/_build/html "$(abspath $(CACHE))"
 	$(BIN)/python $(EDITIONS) strip $(STUDENT)/_build/html
 	@echo "Student edition built: open $(STUDENT)/_build/html/index.html"
 
-test: $(STAMP)  ## run the whole test suite (library, chapters, build checks)
+test: $(STAMP) $(CACHE_KEY)  ## run the whole test suite (library, chapters, build checks)
 	$(BIN)/python -m pytest
 
 env: $(STAMP)  ## only create .venv
@@ -54,10 +64,10 @@ $(OFFLINE_ASSETS)/.installed: browser/package.json browser/package-lock.json bro
 	cp -r browser/node_modules/mathjax/es5 $(OFFLINE_ASSETS)/_offline/mathjax
 	touch $@
 
-book-offline: $(STAMP) assets  ## build the offline variant into _build/offline/_build/html (reuses the execution cache)
+book-offline: $(STAMP) $(CACHE_KEY) assets  ## build the offline variant into _build/offline/_build/html (reuses the execution cache)
 	$(BIN)/python browser/offline_config.py $(OFFLINE)/_config.yml
 	$(BIN)/jupyter-book build $(BUILD_FLAGS) --path-output $(OFFLINE) --config $(OFFLINE)/_config.yml .
-	$(BIN)/python $(EDITIONS) outputs $(OFFLINE)/_build/html "$(abspath _build/.jupyter_cache)"
+	$(BIN)/python $(EDITIONS) outputs $(OFFLINE)/_build/html "$(abspath $(CACHE))"
 	@echo "Offline book built: open $(OFFLINE)/_build/html/index.html"
 
 serve: book  ## serve the built book on http://localhost:8000
