@@ -66,3 +66,19 @@ def test_a_broken_cross_reference_fails_the_build(tmp_path):
     output = result.stdout + result.stderr
     assert "no-such-label-2099" in output
     assert "a-real-label" not in output.replace("{ref}`a-real-label`", "")  # only the broken one is reported
+
+
+@pytest.mark.parametrize("changed", ["lib/pntk/kernels.py", "requirements.txt"])
+def test_a_library_or_environment_change_empties_the_execution_cache(changed):
+    """The cache keys a chapter on its own source: `make book` must not reuse outputs of older library code.
+
+    `make -n -W FILE` prints what make would run if FILE had just changed, without running it."""
+    if not (ROOT / ".venv" / ".installed").exists() or not (ROOT / "_build" / ".cache-key").exists():
+        pytest.skip("needs the environment and the cache key that `make test` makes first")
+    plan = subprocess.run(["make", "-n", "-W", changed, "book"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60).stdout
+    first_build = plan.index("jupyter-book build")
+    assert "rm -rf _build/.jupyter_cache _build/.doctrees" in plan[:first_build], plan
+    unchanged = subprocess.run(["make", "-n", "-W", "book/intro.md", "book"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=60).stdout
+    assert "rm -rf _build/.jupyter_cache" not in unchanged, unchanged
