@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUILD_FLAGS := -W -n --keep-going
+HERE := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 
 .PHONY: book test env student assets book-offline serve bench clean lock
 
@@ -14,7 +15,7 @@ BUILD_FLAGS := -W -n --keep-going
 # build, and every chapter runs again.
 CACHE := _build/.jupyter_cache
 CACHE_KEY := _build/.cache-key
-$(CACHE_KEY): $(wildcard lib/pntk/*.py) requirements.txt postBuild
+$(CACHE_KEY): $(wildcard $(HERE)lib/pntk/*.py) $(HERE)requirements.txt $(HERE)postBuild
 	rm -rf $(CACHE) _build/.doctrees _build/jupyter_execute $(OFFLINE) $(STUDENT)
 	mkdir -p _build && touch $@
 
@@ -27,7 +28,7 @@ book: $(STAMP) $(CACHE_KEY)  ## build the whole book, executing every chapter, i
 # _build_student/_config.yml), sharing the execution cache of `make book` (_build/.jupyter_cache);
 # then the solutions are removed from the downloadable sources (.md, .ipynb) too.
 STUDENT := _build_student
-EDITIONS := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))tests/editions.py
+EDITIONS := $(HERE)tests/editions.py
 student: $(STAMP) $(CACHE_KEY)  ## build the student edition (solutions hidden) into _build_student/_build/html
 	mkdir -p $(STUDENT)
 	$(BIN)/python $(EDITIONS) config _config.yml $(STUDENT)/_config.yml "$(abspath $(CACHE))"

@@ -75,10 +75,10 @@ def test_a_library_or_environment_change_empties_the_execution_cache(changed):
     `make -n -W FILE` prints what make would run if FILE had just changed, without running it."""
     if not (ROOT / ".venv" / ".installed").exists() or not (ROOT / "_build" / ".cache-key").exists():
         pytest.skip("needs the environment and the cache key that `make test` makes first")
-    plan = subprocess.run(["make", "-n", "-W", changed, "book"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60).stdout
+    plan = subprocess.run(["make", "-n", "-W", str(ROOT / changed), "book"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60).stdout
     first_build = plan.index("jupyter-book build")
     assert "rm -rf _build/.jupyter_cache _build/.doctrees" in plan[:first_build], plan
-    unchanged = subprocess.run(["make", "-n", "-W", "book/intro.md", "book"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=60).stdout
+    unchanged = subprocess.run(["make", "-n", "-W", str(ROOT / "book" / "intro.md"), "book"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60).stdout
     assert "rm -rf _build/.jupyter_cache" not in unchanged, unchanged
