@@ -116,7 +116,8 @@ CODE_COLUMNS = 76  # characters of a code line that fit the book's text column (
 def markdown_code_lines(text: str) -> list[str]:
     """Code lines of a markdown cell: fenced code blocks, and the indented code blocks of exercises
     and solutions (a line indented by 4 spaces after a blank line or another code line)."""
-    out, open_fences, previous = [], [], ""  # open_fences: (fence, directive name or "code")
+    out, open_fences = [], []  # open_fences: (fence, directive name or "code")
+    previous, previous_is_code = "", False
     for line in text.splitlines():
         stripped = line.strip()
         inside = open_fences[-1] if open_fences else (None, None)
@@ -133,9 +134,11 @@ def markdown_code_lines(text: str) -> list[str]:
         elif code_fence:
             open_fences.append((code_fence.group(1), "code"))
         elif (inside[1] in ("exercise", "solution") and line.startswith("    ") and stripped
-              and (not previous.strip() or (previous.startswith("    ") and previous in out))):
+              and (not previous.strip() or previous_is_code)):
             out.append(line)
-        previous = line
+            previous, previous_is_code = line, True
+            continue
+        previous, previous_is_code = line, False
     return out
 
 

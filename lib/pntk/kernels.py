@@ -108,6 +108,11 @@ UNROLLED_DOT_MAX_DIM = 32
 """Largest input dimension for which :func:`inputs` sums outer products instead of a matmul."""
 
 
+def _fused_inner_products(dim: int) -> bool:
+    """Whether :func:`_inner_products` sums outer products (fused, symmetric) for inputs of this dimension."""
+    return dim <= UNROLLED_DOT_MAX_DIM
+
+
 def _inner_products(x1, x2):
     r"""The ``(n1, n2)`` matrix :math:`x_1 x_2^\top`.
 
@@ -118,7 +123,7 @@ def _inner_products(x1, x2):
     in ``bench/``), and every entry is rounded the same way as its transpose, so a Gram
     matrix comes out exactly symmetric. For larger :math:`d` a matmul is faster.
     """
-    if x1.shape[1] > UNROLLED_DOT_MAX_DIM:
+    if not _fused_inner_products(x1.shape[1]):
         return x1 @ x2.T
     dot = x1[:, :1] * x2[:, 0]
     for k in range(1, x1.shape[1]):
@@ -300,7 +305,7 @@ def _symmetric_by_construction(x, bias: bool) -> bool:
     last column one ulp off for n = 33). Rows of a multiple of 16 entries have no
     remainder for vectors of up to 16 lanes (``tests/test_edge_cases.py`` checks both cases).
     """
-    return x.shape[1] + bias <= UNROLLED_DOT_MAX_DIM and x.shape[0] % 16 == 0
+    return _fused_inner_products(x.shape[1] + bias) and x.shape[0] % 16 == 0
 
 
 @jax.jit
