@@ -130,6 +130,97 @@ def test_ntk_regressor_interpolates_and_refuses_bad_inputs():
         predict(np.ones((3, 3)))
 
 
+# ---------------------------------------------------------------- MAPE over training draws
+
+@pytest.mark.parametrize("dim,inner,outer", [(1, 2.5, 5.0), (2, 1.0, 3.0), (3, 0.0, 2.0)])
+def test_shell_is_uniform_in_volume_between_its_radii(dim, inner, outer):
+    pts = ex.shell(jax.random.key(0), 20_000, dim, inner, outer)
+    r = np.linalg.norm(pts, axis=1)
+    assert pts.shape == (20_000, dim)
+    assert np.all(r > inner) and np.all(r <= outer * (1 + 1e-12))
+    mid = 0.5 * (inner + outer)
+    expected = (mid**dim - inner**dim) / (outer**dim - inner**dim)
+    assert abs(np.mean(r <= mid) - expected) < 0.015
+    if dim == 1:
+        assert abs(np.mean(pts[:, 0] > 0) - 0.5) < 0.015  # both sides of the interval
+
+
+def test_shell_refuses_bad_radii():
+    with pytest.raises(ValueError, match="outer must be larger than inner"):
+        ex.shell(jax.random.key(0), 5, 2, 3.0, 1.0)
+    with pytest.raises(ValueError, match="inner"):
+        ex.shell(jax.random.key(0), 5, 2, -1.0, 1.0)
+    with pytest.raises(TypeError, match="key"):
+        ex.shell(0, 5, 2, 1.0, 2.0)
+
+
+def _interval(a):
+    return lambda key: np.asarray(jax.random.uniform(key, (12, 1), minval=-a, maxval=a))
+
+
+def test_mape_over_draws_equals_kernel_regression_draw_by_draw():
+    """Draw j: the keys of split(split(key, J)[j]); the predictor is ntk_regressor's; the score data.mape."""
+    key = jax.random.key(3)
+    targets = {"cubic": data.target("cubic"), "quadratic": data.target("quadratic")}
+    models = {n: (lambda a, b, n=n: kernels.pnn_ntk(a, b, n, bias=True)) for n in [1, 3]}
+    test = lambda k: ex.shell(k, 40, 1, 2.5, 5.0)  # noqa: E731
+    result = ex.mape_over_draws(key, _interval(2.5), test, targets, models, n_draws=3)
+    assert result.mape.shape == (2, 2, 3) and result.targets == ("cubic", "quadratic") and result.models == (1, 3)
+    for j, draw_key in enumerate(jax.random.split(key, 3)):
+        k_train, k_test = jax.random.split(draw_key)
+        x, z = _interval(2.5)(k_train), test(k_test)
+        for name, f in targets.items():
+            for n in [1, 3]:
+                expected = data.mape(f(z), ex.ntk_regressor(x, f(x), n, bias=True)(z))
+                assert result.of(name, n)[j] == pytest.approx(expected, rel=1e-8)
+    # the draws are different training sets, and the same key gives the same numbers
+    assert np.ptp(result.mape, axis=2).min() > 0
+    again = ex.mape_over_draws(key, _interval(2.5), test, targets, models, n_draws=3)
+    np.testing.assert_array_equal(result.mape, again.mape)
+
+
+def test_a_kernel_containing_the_target_extrapolates_it_exactly():
+    """(1 + x x')^3 on 4 points: its RKHS is the cubics, so kernel regression recovers a cubic everywhere."""
+    cubic_kernel = lambda a, b: (1.0 + np.asarray(a) @ np.asarray(b).T) ** 3  # noqa: E731
+    sample = lambda key: np.asarray(jax.random.uniform(key, (4, 1), minval=-1.0, maxval=1.0))  # noqa: E731
+    result = ex.mape_over_draws(jax.random.key(0), sample, lambda k: ex.shell(k, 50, 1, 1.0, 10.0),
+                                {"cubic": data.target("cubic")}, {"cubic kernel": cubic_kernel,
+                                                                 "ReLU": lambda a, b: kernels.relu_ntk(a, b, bias=True)},
+                                n_draws=4)
+    assert np.all(result.of("cubic", "cubic kernel") < 1e-6)
+    assert np.all(result.of("cubic", "ReLU") > 10)
+    np.testing.assert_array_equal(result.wins("cubic kernel", "ReLU"), [4])
+    q25, q50, q75 = result.quartiles()
+    assert np.all(q25 <= q50) and np.all(q50 <= q75)
+    np.testing.assert_allclose(q50, np.median(result.mape, axis=2))
+
+
+def test_mape_over_draws_refuses_bad_inputs():
+    sample, test = _interval(1.0), (lambda k: ex.shell(k, 5, 1, 1.0, 2.0))  # noqa: E731
+    targets, models = {"cubic": data.target("cubic")}, {"relu": kernels.relu_ntk}
+    with pytest.raises(ValueError, match="n_draws"):
+        ex.mape_over_draws(jax.random.key(0), sample, test, targets, models, n_draws=0)
+    with pytest.raises(TypeError, match="targets"):
+        ex.mape_over_draws(jax.random.key(0), sample, test, [data.target("cubic")], models)
+    with pytest.raises(TypeError, match="models"):
+        ex.mape_over_draws(jax.random.key(0), sample, test, targets, {"relu": 3})
+    with pytest.raises(TypeError, match="sample_train"):
+        ex.mape_over_draws(jax.random.key(0), None, test, targets, models)
+    with pytest.raises(ValueError, match="zero at a test point"):
+        ex.mape_over_draws(jax.random.key(0), sample, lambda k: np.zeros((3, 1)), {"linear": data.target("linear")},
+                           models, n_draws=1)
+    with pytest.raises(ValueError, match="ridge"):
+        ex.mape_over_draws(jax.random.key(0), sample, test, targets, models, ridge=-1.0)
+
+
+def test_effective_exponent_lies_between_the_degrees_of_the_terms():
+    """On a moderate range the growth exponent of r^2 + c r is between 1 and 2 and rises to 2 far out."""
+    near, far = np.linspace(1.1, 3.0, 10), np.geomspace(1e3, 1e5, 9)
+    values = lambda r: r**2 + 3.0 * r  # noqa: E731
+    assert 1.0 < ex.growth_exponent(values(near), near) < 1.9
+    assert abs(ex.growth_exponent(values(far), far) - 2.0) < 1e-2
+
+
 # ---------------------------------------------------------------- disk sectors
 
 @pytest.mark.parametrize("sector", ["full", "half", "quadrant"])
@@ -163,7 +254,7 @@ def test_scalar_ccp_is_the_product_of_affine_factors():
     x = np.linspace(-3, 3, 11)
     a, b = np.asarray(params["a"]), np.asarray(params["b"])
     expected = float(params["c"]) * (a[0] * x + b[0]) * np.prod(1 + a[1:, None] * x + b[1:, None], axis=0) \
-        + float(params["beta"])
+        + float(params["c0"])
     np.testing.assert_allclose(model.apply_fn(params, x), expected, rtol=1e-12)
     np.testing.assert_allclose(model.apply_fn(params, x[:, None]), expected, rtol=1e-12)
     assert all(np.all(np.abs(np.asarray(v)) <= 1) for v in params.values())  # PyTorch's U[-1, 1]

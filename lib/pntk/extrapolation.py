@@ -1,26 +1,34 @@
-r"""Measuring how nets extrapolate: growth along rays, polynomial fits along rays, training geometries, width-1 CCPs.
+r"""Measuring how nets extrapolate: growth along rays, polynomial fits along rays, MAPE over training draws, training geometries, width-1 CCPs.
 
-Book chapter "Extrapolation" (Part II); paper digest §4.3 and §5.1-§5.5.
+Book chapter "Extrapolation" (Part II). The experiments follow the official code
+(LIONS-EPFL/pntk at commit 7a301db, bibliography key ``pntk_code``): ``extra/main_cube.py``,
+``extra/main_cos.py``, ``extra/sphere_rsquare.py`` and
+``extra/sample_scripts/sample_direction.py``.
 
-The theory behind the measurements (paper digest §4.3): for :math:`t>0` the
-ReLU is positively homogeneous, :math:`\sigma(t\,w^\top v)=t\,\sigma(w^\top v)`, so a
-bias-free degree-:math:`N` ReLU-CCP is, along every ray :math:`x=tv`, the
-polynomial :math:`f(tv)=\sum_{n=1}^N\beta_{v,n}t^n`, and so is its NTK
-kernel-regression predictor. Three measurements test this:
+The theory behind the measurements (chapter "Extrapolation", theorem
+"Polynomial extrapolation of polynomial nets"): for :math:`r>0` the ReLU is
+positively homogeneous, :math:`\sigma(r\,w^\top v)=r\,\sigma(w^\top v)`, so a
+bias-free degree-:math:`N` ReLU-CCP is, along every ray :math:`x=rv`, the
+polynomial :math:`f(rv)=\sum_{n=1}^N\gamma_{v,n}r^n`, and so is its NTK
+kernel-regression predictor. The measurements:
 
-* :func:`growth_exponent` — the slope of :math:`\log|f(tv)|` against :math:`\log t`
-  for large :math:`t`; it tends to the degree of the polynomial along the ray
-  (1 for a ReLU net, Xu et al. 2021).
+* :func:`growth_exponent` — the slope of :math:`\log|f(rv)|` against :math:`\log r`
+  on a range of distances; it tends to the degree of the polynomial along the ray
+  as :math:`r\to\infty` (1 for a ReLU net, Xu et al. 2021).
 * :func:`polynomial_r2_along_rays` — the coefficient of determination
-  :math:`R^2` of a least-squares fit of :math:`f(tv)-f(t_0v)` by
-  :math:`t,t^2,\dots,t^k` along each ray (the paper's ``extra/sphere_rsquare.py``,
-  digest §5.5).
+  :math:`R^2` of a least-squares fit of :math:`f(rv)-f(r_0v)` by
+  :math:`r,r^2,\dots,r^k` along each ray (the test of ``extra/sphere_rsquare.py``,
+  with the intended features; see :func:`polynomial_r2`).
+* :func:`mape_over_draws` — the out-of-distribution median absolute percentage
+  error of kernel regression, for several kernels and targets, over independent
+  training draws (test points from :func:`shell`).
 * :func:`disk_sector` — training inputs in a full disk, a half-disk or a quadrant
-  (the paper's ``sample_direction.py``, digest §5.3).
+  (``extra/sample_scripts/sample_direction.py``).
 
-The 1-D experiments of the official code (digest §5.1) use a *width-1*
-CCP with biases, :math:`f(x)=c\,(a_1x+b_1)\prod_{n=2}^N(1+a_nx+b_n)+\beta`,
-trained with Adam on mini-batches: :func:`scalar_ccp`, :func:`adam_fit`.
+The 1-D experiments of the official code (``extra/main_cube.py``,
+``extra/main_cos.py``) use a *width-1* CCP with biases,
+:math:`f(x)=c\,(a_1x+b_1)\prod_{n=2}^N(1+a_nx+b_n)+c_0`, trained with Adam on
+mini-batches: :func:`scalar_ccp`, :func:`adam_fit`.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from jax.flatten_util import ravel_pytree
 
 from . import _validate
 
+# shell and mape_over_draws are public (documented, tested in tests/test_extrapolation.py) but join
+# __all__ only together with their bad-input rows in tests/test_validation.py (owned by the lead)
 __all__ = [
     "ntk_regressor",
     "ray_points",
@@ -47,6 +57,7 @@ __all__ = [
     "disk_sector",
     "half_disk",
     "quadrant",
+    "MapeDraws",
     "SECTOR_ANGLES",
     "scalar_ccp",
     "AdamResult",
@@ -54,7 +65,7 @@ __all__ = [
 ]
 
 
-def _ts(t, name="t", *, positive=False, minimum_length=2):
+def _ts(t, name="r", *, positive=False, minimum_length=2):
     arr = np.asarray(t, dtype=float)
     if arr.ndim != 1 or arr.shape[0] < minimum_length:
         raise ValueError(f"{name} must be a 1-D array of at least {minimum_length} values, got shape {arr.shape}")
@@ -79,7 +90,7 @@ def _directions(directions):
 
 def ntk_regressor(x_train, y_train, degree: int, *, skip: bool = True, activation: str = "relu",
                   bias: bool = False, ridge: float = 0.0, chunk: int = 512) -> Callable:
-    r"""NTK kernel regression :math:`f(x)=\Theta(x,X)(\Theta(X,X)+\lambda I)^{-1}y` as a reusable predictor.
+    r"""NTK kernel regression :math:`f(x)=\Theta(x,X)\mathbf v`, :math:`\mathbf v=(\Theta(X,X)+\delta I)^{-1}y`, as a reusable predictor.
 
     The same predictor as :func:`pntk.training.pnn_kernel_regression`, with the
     kernel of :func:`pntk.kernels.pnn_ntk`, but the query points are evaluated
@@ -89,8 +100,9 @@ def ntk_regressor(x_train, y_train, degree: int, *, skip: bool = True, activatio
     (the degree is traced), which keeps a chapter that queries many point sets fast.
 
     Returns:
-      ``predict(x) -> (len(x),)`` numpy array; ``predict.alpha`` holds
-      :math:`(\Theta(X,X)+\lambda I)^{-1}y` and ``predict.k_train`` the matrix :math:`\Theta(X,X)`.
+      ``predict(x) -> (len(x),)`` numpy array; ``predict.dual`` holds the dual
+      coefficients :math:`\mathbf v=(\Theta(X,X)+\delta I)^{-1}y` (``ridge`` is :math:`\delta`)
+      and ``predict.k_train`` the matrix :math:`\Theta(X,X)`.
     """
     from .kernels import pnn_ntk
 
@@ -119,16 +131,16 @@ def ntk_regressor(x_train, y_train, degree: int, *, skip: bool = True, activatio
     k_train = kernel_rows(x_train)
     k_train = 0.5 * (k_train + k_train.T)
     try:
-        alpha = np.linalg.solve(k_train + ridge * np.eye(n), y_train)
+        dual = np.linalg.solve(k_train + ridge * np.eye(n), y_train)
     except np.linalg.LinAlgError:
         raise ValueError(
             "the training Gram matrix is singular (repeated training points?); drop duplicates or pass ridge > 0"
         ) from None
 
     def predict(x):
-        return kernel_rows(x) @ alpha
+        return kernel_rows(x) @ dual
 
-    predict.alpha = alpha
+    predict.dual = dual
     predict.k_train = k_train
     return predict
 
@@ -142,15 +154,15 @@ def random_directions(key, n: int, dim: int) -> np.ndarray:
     return g / np.linalg.norm(g, axis=1, keepdims=True)
 
 
-def ray_points(directions, t) -> np.ndarray:
-    r"""Points :math:`t_j v_i` for unit directions :math:`v_i` (rows, normalised here): shape ``(n_dir * T, d)``, ray-major."""
+def ray_points(directions, r) -> np.ndarray:
+    r"""Points :math:`r_j v_i` for unit directions :math:`v_i` (rows, normalised here): shape ``(n_dir * T, d)``, ray-major."""
     v = _directions(directions)
-    t = _ts(t, minimum_length=1)
-    return (v[:, None, :] * t[None, :, None]).reshape(-1, v.shape[1])
+    r = _ts(r, minimum_length=1)
+    return (v[:, None, :] * r[None, :, None]).reshape(-1, v.shape[1])
 
 
-def values_along_rays(predict: Callable, directions, t) -> np.ndarray:
-    r"""``(n_dir, T)`` array of :math:`f(t_j v_i)`, evaluating ``predict`` once on all the points.
+def values_along_rays(predict: Callable, directions, r) -> np.ndarray:
+    r"""``(n_dir, T)`` array of :math:`f(r_j v_i)`, evaluating ``predict`` once on all the points.
 
     ``predict`` maps an ``(n, d)`` array to ``(n,)`` outputs (a model's
     ``apply_fn`` with its parameters bound, or a kernel-regression predictor).
@@ -158,69 +170,73 @@ def values_along_rays(predict: Callable, directions, t) -> np.ndarray:
     if not callable(predict):
         raise TypeError("predict must be callable predict(x) -> (n,) outputs")
     v = _directions(directions)
-    t = _ts(t, minimum_length=1)
-    out = np.asarray(predict(ray_points(v, t)), dtype=float)
-    if out.shape != (v.shape[0] * t.shape[0],):
-        raise ValueError(f"predict returned shape {out.shape}, expected ({v.shape[0] * t.shape[0]},)")
-    return out.reshape(v.shape[0], t.shape[0])
+    r = _ts(r, minimum_length=1)
+    out = np.asarray(predict(ray_points(v, r)), dtype=float)
+    if out.shape != (v.shape[0] * r.shape[0],):
+        raise ValueError(f"predict returned shape {out.shape}, expected ({v.shape[0] * r.shape[0]},)")
+    return out.reshape(v.shape[0], r.shape[0])
 
 
-def growth_exponent(values, t) -> np.ndarray:
-    r"""Slope of :math:`\log|f(t)|` against :math:`\log t` (least squares), per row of ``values``.
+def growth_exponent(values, r) -> np.ndarray:
+    r"""Slope of :math:`\log|f(r)|` against :math:`\log r` (least squares), per row of ``values``.
 
-    For a polynomial :math:`p(t)=\sum_{n\le N}\beta_nt^n` with :math:`\beta_N\ne0`,
-    :math:`\log|p(t)|=N\log t+\log|\beta_N|+O(1/t)`, so on a range of large
-    :math:`t` the slope is :math:`N` up to :math:`O(t_{\min}^{-1})`. A function that
-    grows like :math:`t^N` has exponent :math:`N`; a linear extrapolator, 1.
+    For a polynomial :math:`p(r)=\sum_{n\le N}\gamma_nr^n` with :math:`\gamma_N\ne0`,
+    :math:`\log|p(r)|=N\log r+\log|\gamma_N|+O(1/r)`, so on a range of large
+    :math:`r` the slope is :math:`N` up to :math:`O(r_{\min}^{-1})`. A function that
+    grows like :math:`r^N` has exponent :math:`N`; a linear extrapolator, 1. On a
+    range of moderate :math:`r` (a few data radii) it is an *effective* exponent,
+    which the lower-order terms pull away from :math:`N` (chapter "Extrapolation",
+    the table of exponents by range).
 
     Args:
-      values: ``(T,)`` or ``(n_rays, T)`` values :math:`f(t_jv)`; must be non-zero.
-      t: ``(T,)`` strictly positive, distinct distances along the ray (use a
-        geometric grid of large values).
+      values: ``(T,)`` or ``(n_rays, T)`` values :math:`f(r_jv)`; must be non-zero.
+      r: ``(T,)`` strictly positive, distinct distances along the ray.
 
     Returns:
       The exponent (a float for 1-D ``values``, else an ``(n_rays,)`` array).
     """
-    t = _ts(t, positive=True)
+    r = _ts(r, positive=True)
     y = np.asarray(values, dtype=float)
     single = y.ndim == 1
     y = np.atleast_2d(y)
-    if y.ndim != 2 or y.shape[1] != t.shape[0]:
-        raise ValueError(f"values must have shape (T,) or (n_rays, T) with T = len(t) = {t.shape[0]}, got {np.shape(values)}")
+    if y.ndim != 2 or y.shape[1] != r.shape[0]:
+        raise ValueError(f"values must have shape (T,) or (n_rays, T) with T = len(r) = {r.shape[0]}, got {np.shape(values)}")
     if not np.all(np.isfinite(y)) or np.any(y == 0):
         raise ValueError("values must be finite and non-zero (log|f| is fitted)")
-    s = np.log(t) - np.log(t).mean()
+    s = np.log(r) - np.log(r).mean()
     ly = np.log(np.abs(y))
     slope = (ly - ly.mean(axis=1, keepdims=True)) @ s / (s @ s)
     return float(slope[0]) if single else slope
 
 
-def polynomial_r2(values, t, degree: int) -> np.ndarray:
-    r""":math:`R^2` of the least-squares fit of :math:`f(t)-f(t_0)` by :math:`1,t,\dots,t^{k}`, per row of ``values``.
+def polynomial_r2(values, r, degree: int) -> np.ndarray:
+    r""":math:`R^2` of the least-squares fit of :math:`f(r)-f(r_0)` by :math:`1,r,\dots,r^{k}`, per row of ``values``.
 
-    As in the paper's ``extra/sphere_rsquare.py`` (digest §5.5), which uses
-    sklearn's ``LinearRegression`` (with an intercept) on the features
-    :math:`[t, t^2,\dots,t^k]`. :math:`R^2 = 1-\mathrm{SS}_{\rm res}/\mathrm{SS}_{\rm tot}`.
-    The features are the powers of :math:`t/\max|t|` (the same column space,
+    The test of the official code's ``extra/sphere_rsquare.py``, which fits with
+    sklearn's ``LinearRegression`` (with an intercept). That script builds its
+    features by powering the already concatenated matrix (for :math:`k=3`:
+    :math:`r, r^2, r^3, r^6`); this function uses the intended features
+    :math:`r,\dots,r^k`. :math:`R^2 = 1-\mathrm{SS}_{\rm res}/\mathrm{SS}_{\rm tot}`.
+    The features are the powers of :math:`r/\max|r|` (the same column space,
     better conditioned). A function that *is* a polynomial of degree
     :math:`\le k` along the ray has :math:`R^2=1` up to round-off.
 
     Args:
       values: ``(T,)`` or ``(n_rays, T)`` with :math:`T>k+1`.
-      t: ``(T,)`` distinct positions along the ray.
+      r: ``(T,)`` distinct positions along the ray.
       degree: :math:`k\ge1`.
     """
     degree = _validate.positive_int(degree, "degree")
-    t = _ts(t, minimum_length=degree + 2)
+    r = _ts(r, minimum_length=degree + 2)
     y = np.asarray(values, dtype=float)
     single = y.ndim == 1
     y = np.atleast_2d(y)
-    if y.ndim != 2 or y.shape[1] != t.shape[0]:
-        raise ValueError(f"values must have shape (T,) or (n_rays, T) with T = len(t) = {t.shape[0]}, got {np.shape(values)}")
+    if y.ndim != 2 or y.shape[1] != r.shape[0]:
+        raise ValueError(f"values must have shape (T,) or (n_rays, T) with T = len(r) = {r.shape[0]}, got {np.shape(values)}")
     if not np.all(np.isfinite(y)):
         raise ValueError("values must be finite")
     y = y - y[:, :1]
-    s = t / np.max(np.abs(t))
+    s = r / np.max(np.abs(r))
     features = s[:, None] ** np.arange(0, degree + 1)[None, :]  # (T, k+1), intercept included
     q, _ = np.linalg.qr(features)
     fitted = (y @ q) @ q.T
@@ -232,16 +248,130 @@ def polynomial_r2(values, t, degree: int) -> np.ndarray:
     return float(r2[0]) if single else r2
 
 
-def polynomial_r2_along_rays(predict: Callable, directions, t, degrees) -> np.ndarray:
+def polynomial_r2_along_rays(predict: Callable, directions, r, degrees) -> np.ndarray:
     r"""``(len(degrees), n_dir)`` array of :func:`polynomial_r2` of ``predict`` along each ray, for each fit degree.
 
     One evaluation of ``predict`` on all the ray points, then one fit per degree.
     """
-    values = values_along_rays(predict, directions, t)
+    values = values_along_rays(predict, directions, r)
     degrees = [_validate.positive_int(k, "degrees") for k in np.atleast_1d(degrees).tolist()]
     if not degrees:
         raise ValueError("degrees must contain at least one fit degree")
-    return np.stack([polynomial_r2(values, t, k) for k in degrees])
+    return np.stack([polynomial_r2(values, r, k) for k in degrees])
+
+
+def shell(key, n: int, dim: int, inner: float, outer: float) -> np.ndarray:
+    r"""``n`` points uniform (in volume) in the shell :math:`\{x\in\mathbb R^{\dim}: r_{\rm in}<\|x\|\le r_{\rm out}\}`.
+
+    The direction is uniform on the sphere (in 1-D: a random sign) and the
+    radius is :math:`(r_{\rm in}^d+U(r_{\rm out}^d-r_{\rm in}^d))^{1/d}`, :math:`U\sim U(0,1]`.
+    In 1-D this is :math:`a<|x|\le b`, the test set of the chapter's 1-D
+    experiments; in 2-D the ring :math:`1<\|x\|\le3` of its 2-D ones.
+    Returns an ``(n, dim)`` float64 numpy array.
+    """
+    key = _validate.prng_key(key)
+    n = _validate.positive_int(n, "n")
+    dim = _validate.positive_int(dim, "dim")
+    inner = _validate.nonnegative_float(inner, "inner")
+    outer = _validate.positive_float(outer, "outer")
+    if not outer > inner:
+        raise ValueError(f"outer must be larger than inner, got inner={inner}, outer={outer}")
+    k_dir, k_rad = jax.random.split(key)
+    g = np.asarray(jax.random.normal(k_dir, (n, dim), jnp.float64))
+    u = 1.0 - np.asarray(jax.random.uniform(k_rad, (n, 1), jnp.float64))  # in (0, 1]
+    radius = (inner**dim + u * (outer**dim - inner**dim)) ** (1.0 / dim)
+    return radius * g / np.linalg.norm(g, axis=1, keepdims=True)
+
+
+class MapeDraws(NamedTuple):
+    """What :func:`mape_over_draws` returns: the MAPE (%) of every target, model and training draw."""
+
+    targets: tuple
+    models: tuple
+    mape: np.ndarray  # (n_targets, n_models, n_draws)
+
+    def of(self, target, model) -> np.ndarray:
+        """``(n_draws,)`` MAPEs of one target and one model (by name)."""
+        return self.mape[self.targets.index(target), self.models.index(model)]
+
+    def quartiles(self) -> np.ndarray:
+        """``(3, n_targets, n_models)``: the 25th, 50th (median) and 75th percentiles over the draws."""
+        return np.percentile(self.mape, [25, 50, 75], axis=2)
+
+    def wins(self, model, baseline) -> np.ndarray:
+        """``(n_targets,)`` number of draws in which ``model`` has a lower MAPE than ``baseline`` (paired by draw)."""
+        m, b = self.models.index(model), self.models.index(baseline)
+        return np.sum(self.mape[:, m] < self.mape[:, b], axis=1)
+
+
+def _mapping_of_callables(value, name):
+    if not isinstance(value, dict) or not value:
+        raise TypeError(f"{name} must be a non-empty dict of name -> callable, got {type(value).__name__}")
+    for key, fn in value.items():
+        if not callable(fn):
+            raise TypeError(f"{name}[{key!r}] must be callable, got {type(fn).__name__}")
+    return value
+
+
+def mape_over_draws(key, sample_train: Callable, sample_test: Callable, targets: dict, models: dict, *,
+                    n_draws: int = 10, ridge: float = 0.0) -> MapeDraws:
+    r"""Out-of-distribution MAPE of kernel regression for every target and kernel, over independent training draws.
+
+    For draw :math:`j=0,\dots,J-1` the key ``jax.random.split(key, J)[j]`` is
+    split into a training key and a test key;
+    :math:`X=` ``sample_train(k_train)`` (``(n, d)``) and :math:`Z=`
+    ``sample_test(k_test)`` (``(n_test, d)``). For every model, a kernel
+    ``Theta(x1, x2) -> (n1, n2)``, and every target :math:`f`, the predictor is
+    kernel regression (the infinite-width limit of gradient descent from a zero
+    initial output),
+
+    .. math:: \hat f(Z)=\Theta(Z,X)\bigl(\Theta(X,X)+\delta I\bigr)^{-1}f(X),
+
+    scored with the median absolute percentage error of the official code
+    (``extra/main_cos.py``; :func:`pntk.data.mape`),
+    :math:`100\,\mathrm{median}_i|f(z_i)-\hat f(z_i)|/|f(z_i)|`.
+    Every target and model of a draw sees the same :math:`X` and :math:`Z`, so
+    comparisons between models are paired by draw (:meth:`MapeDraws.wins`).
+    Chapter "Extrapolation", section "Extrapolation quality over training draws".
+
+    Args:
+      key: PRNG key.
+      sample_train, sample_test: ``key -> (n, d)`` point samplers.
+      targets: ``{name: f}`` with ``f((n, d)) -> (n,)``, non-zero on the test points.
+      models: ``{name: Theta}`` kernels.
+      n_draws: number of training draws :math:`J\ge1`.
+      ridge: :math:`\delta\ge0`.
+
+    Returns:
+      :class:`MapeDraws` with ``mape`` of shape ``(len(targets), len(models), n_draws)``.
+    """
+    key = _validate.prng_key(key)
+    if not callable(sample_train) or not callable(sample_test):
+        raise TypeError("sample_train and sample_test must be callables key -> (n, d) points")
+    targets = _mapping_of_callables(targets, "targets")
+    models = _mapping_of_callables(models, "models")
+    n_draws = _validate.positive_int(n_draws, "n_draws")
+    ridge = _validate.nonnegative_float(ridge, "ridge")
+    out = np.empty((len(targets), len(models), n_draws))
+    for j, draw_key in enumerate(jax.random.split(key, n_draws)):
+        k_train, k_test = jax.random.split(draw_key)
+        x = np.asarray(_validate.points(sample_train(k_train), "sample_train(key)"), dtype=float)
+        z = np.asarray(_validate.points(sample_test(k_test), "sample_test(key)", dim=x.shape[1]), dtype=float)
+        y_train = np.stack([np.asarray(f(x), dtype=float) for f in targets.values()], axis=1)
+        y_test = np.stack([np.asarray(f(z), dtype=float) for f in targets.values()], axis=1)
+        if np.any(y_test == 0):
+            raise ValueError("a target is zero at a test point; the MAPE is undefined there")
+        for i, kernel in enumerate(models.values()):
+            k_xx = np.asarray(kernel(x, x), dtype=float)
+            k_xx = 0.5 * (k_xx + k_xx.T) + ridge * np.eye(x.shape[0])
+            try:
+                coef = np.linalg.solve(k_xx, y_train)
+            except np.linalg.LinAlgError:
+                raise ValueError("a training Gram matrix is singular (repeated training points?); "
+                                 "pass ridge > 0") from None
+            pred = np.asarray(kernel(z, x), dtype=float) @ coef
+            out[:, i, j] = 100 * np.median(np.abs(pred - y_test) / np.abs(y_test), axis=0)
+    return MapeDraws(tuple(targets), tuple(models), out)
 
 
 SECTOR_ANGLES = {"full": 2 * np.pi, "half": np.pi, "quadrant": np.pi / 2}
@@ -253,7 +383,7 @@ def disk_sector(key, n: int, radius: float, sector: str = "full") -> jax.Array:
 
     ``sector`` is ``"full"`` (angles in :math:`[0,2\pi)`), ``"half"`` (the upper
     half-disk, :math:`[0,\pi)`) or ``"quadrant"`` (:math:`[0,\pi/2)`): the three
-    training geometries of the paper's ``sample_direction.py`` (digest §5.3).
+    training geometries of the official code's ``extra/sample_scripts/sample_direction.py``.
     The radius is :math:`R\sqrt U`, so the density is uniform in area.
     """
     key = _validate.prng_key(key)
@@ -285,9 +415,9 @@ class ScalarCCP(NamedTuple):
 
 
 def scalar_ccp(degree: int) -> ScalarCCP:
-    r"""The width-1 CCP with biases of the official 1-D experiments (``extra/main_cube.py``, ``main_cos.py``; digest §5.1).
+    r"""The width-1 CCP with biases of the official 1-D experiments (``extra/main_cube.py``, ``extra/main_cos.py``).
 
-    .. math:: f(x) = c\,(a_1x+b_1)\prod_{n=2}^{N}\bigl(1+a_nx+b_n\bigr)+\beta ,
+    .. math:: f(x) = c\,(a_1x+b_1)\prod_{n=2}^{N}\bigl(1+a_nx+b_n\bigr)+c_0 ,
 
     i.e. :math:`h=\ell_1(x)`, :math:`h\leftarrow\ell_n(x)\,h+h`, output
     :math:`\ell_{\rm out}(h)`, every :math:`\ell` a scalar affine map. It is an
@@ -301,7 +431,7 @@ def scalar_ccp(degree: int) -> ScalarCCP:
     def init_fn(key):
         key = _validate.prng_key(key)
         u = jax.random.uniform(key, (2 * degree + 2,), jnp.float64, -1.0, 1.0)
-        return {"a": u[:degree], "b": u[degree:2 * degree], "c": u[2 * degree], "beta": u[2 * degree + 1]}
+        return {"a": u[:degree], "b": u[degree:2 * degree], "c": u[2 * degree], "c0": u[2 * degree + 1]}
 
     def apply_fn(params, x):
         x = jnp.asarray(x)
@@ -317,7 +447,7 @@ def scalar_ccp(degree: int) -> ScalarCCP:
         h = lin[0]
         for n in range(1, degree):
             h = h * lin[n] + h
-        return params["c"] * h + params["beta"]
+        return params["c"] * h + params["c0"]
 
     return ScalarCCP(init_fn, apply_fn)
 
@@ -345,7 +475,7 @@ def adam_fit(apply_fn: Callable, params, x, y, key, *, learning_rate: float = 1e
     ``epoch_loss`` is the mean of the mini-batch losses of each epoch (before
     each step's update, as a PyTorch training loop logs it). Defaults are
     the official 1-D experiments' (lr 1e-4, weight decay 1e-3, batch 512,
-    40 epochs; digest §5.1).
+    40 epochs; ``extra/main_cube.py``).
     """
     if not callable(apply_fn):
         raise TypeError("apply_fn must be callable apply_fn(params, x)")
