@@ -169,3 +169,61 @@ def test_argument_validation():
         cv.ray_coefficients(init(jax.random.key(0), 3), np.ones(2))
     with pytest.raises(ValueError, match="widths"):
         cv.ntk_convergence(jax.random.key(0), np.ones((2, 2)), 1, [], 1)
+
+
+# --- the bias-free polynomial net in one dimension ---------------------------------------------------
+
+def _one_d_points(n=30):
+    # n points in [-2, 2], none at the origin, more on the right than on the left
+    return np.concatenate([np.linspace(-2.0, -0.3, n // 3), np.linspace(0.1, 2.0, n - n // 3)])
+
+
+@pytest.mark.parametrize("degree", [1, 2, 4])
+def test_one_d_kernel_is_the_half_line_polynomial_kernel(degree):
+    x = _one_d_points()
+    k = np.asarray(kernels.pnn_ntk(x[:, None], None, degree))
+    xx = np.outer(x, x)
+    beta = 1 + (np.abs(x)[:, None] + np.abs(x)[None, :]) / np.sqrt(2 * np.pi) + xx / 2
+    same = 2 * xx * beta ** (degree - 1) + (degree - 1) / 2 * xx**2 * beta ** (degree - 2)
+    np.testing.assert_allclose(k, np.where(xx > 0, same, 0.0), rtol=1e-10, atol=1e-12)
+    # rank 2N: the features x, ..., x^N on each half-line
+    assert np.linalg.matrix_rank(k) == 2 * degree
+    # with a bias the same points give a full-rank kernel
+    assert np.linalg.matrix_rank(np.asarray(kernels.pnn_ntk(x[:, None], None, degree, bias=True))) == x.size
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3])
+def test_half_line_polyfit_is_ntk_kernel_regression(degree):
+    x = _one_d_points()
+    y = np.cos(2 * x) + x
+    x_eval = np.linspace(-3.0, 3.0, 41)
+    x_eval = x_eval[x_eval != 0]
+    k = np.asarray(kernels.pnn_ntk(x[:, None], None, degree))
+    k_eval = np.asarray(kernels.pnn_ntk(x_eval[:, None], x[:, None], degree))
+    by_kernel = k_eval @ np.linalg.pinv(k, rcond=1e-10, hermitian=True) @ y
+    by_fit = cv.half_line_polyfit(x, y, x_eval, degree)
+    np.testing.assert_allclose(by_kernel, by_fit, rtol=1e-6, atol=1e-6 * np.abs(by_fit).max())
+    # the fit is a polynomial through 0 on each side, so it is 0 at 0
+    assert cv.half_line_polyfit(x, y, np.array([0.0]), degree)[0] == 0.0
+
+
+def test_half_line_polyfit_reproduces_polynomials_through_zero():
+    x = _one_d_points()
+    y = np.where(x > 0, 2 * x - x**3, 0.5 * x**2)
+    x_eval = np.array([-3.0, -1.0, 0.5, 4.0])
+    expected = np.where(x_eval > 0, 2 * x_eval - x_eval**3, 0.5 * x_eval**2)
+    np.testing.assert_allclose(cv.half_line_polyfit(x[:, None], y, x_eval[:, None], 3), expected, rtol=1e-10)
+    # a side without training points predicts 0, like the kernel (zero across the origin)
+    pos = x > 0
+    np.testing.assert_allclose(cv.half_line_polyfit(x[pos], y[pos], np.array([-1.0]), 3), 0.0)
+
+
+def test_half_line_polyfit_argument_validation():
+    with pytest.raises(ValueError, match="must not contain 0"):
+        cv.half_line_polyfit(np.array([0.0, 1.0]), np.ones(2), np.ones(3), 1)
+    with pytest.raises(ValueError, match="x_eval"):
+        cv.half_line_polyfit(np.ones(2), np.ones(2), np.ones((3, 2)), 1)
+    with pytest.raises(ValueError, match="degree"):
+        cv.half_line_polyfit(np.ones(2), np.ones(2), np.ones(3), 0)
+    with pytest.raises(ValueError, match="y"):
+        cv.half_line_polyfit(np.ones(2), np.ones(3), np.ones(3), 1)

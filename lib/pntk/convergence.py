@@ -8,10 +8,12 @@ NTK chapter:
 * :func:`arc_cosine` and :func:`arc_cosine_monte_carlo` — the arc-cosine kernels of
   Cho & Saul (2009), :math:`\kappa_0=\E[\sigma'(w^\top x)\sigma'(w^\top x')]=\frac{\pi-\vartheta}{2\pi}`,
   :math:`\kappa_1=\E[\sigma(w^\top x)\sigma(w^\top x')]=\frac{\|x\|\|x'\|}{2\pi}(\sin\vartheta+(\pi-\vartheta)\cos\vartheta)`
-  (paper digest §3.1), in closed form and by Monte Carlo over :math:`w\sim\mathcal N(0,I_d)`;
+  (book chapter "The neural tangent kernel in one chapter"), in closed form and by Monte Carlo
+  over :math:`w\sim\mathcal N(0,I_d)`;
 * :func:`ntk_convergence` — relative Frobenius error of the empirical NTK of
   ``pntk.models.pnn(degree, m)`` against the exact kernel, for several widths and seeds
-  (paper digest §3.2: an average of :math:`m` i.i.d. terms, so the error is :math:`O(m^{-1/2})`);
+  (the finite-width NTK is an average of :math:`m` i.i.d. terms, eq. ``pnnntk-finite`` of the chapter
+  "The NTK of a polynomial net", so the error is :math:`O(m^{-1/2})`);
 * :func:`kernel_drift` — how far the empirical NTK moves during full-batch gradient descent;
 * :func:`loglog_slope` — the slope of a power law fitted in log-log coordinates.
 
@@ -19,10 +21,15 @@ Polynomial-nets chapter:
 
 * :func:`ccp_coefficients` / :func:`evaluate_coefficients` — the coefficient tensors of the
   activation-free CCP :math:`f(x)=\sqrt{2/m}\,c^\top\bigl[(W_1x)*\prod_{n\ge2}(1+W_nx)\bigr]`;
-* :func:`ray_coefficients` — the coefficients of :math:`t\mapsto f(tv)`, :math:`t\ge0`, of a
+* :func:`ray_coefficients` — the coefficients of :math:`r\mapsto f(rv)`, :math:`r\ge0`, of a
   bias-free CCP, a polynomial of degree at most :math:`N` by positive homogeneity of the ReLU;
 * :func:`polyfit_residuals` — relative least-squares residual of polynomial fits of each degree;
 * :func:`init_outputs` — outputs of many independently initialised nets (prior samples).
+
+NTK-of-a-polynomial-net chapter (``book/pnn_ntk.md``):
+
+* :func:`half_line_polyfit` — least squares by polynomials through 0 on each half-line, which is
+  NTK kernel regression with a bias-free polynomial net in one dimension.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ __all__ = [
     "ray_coefficients",
     "polyfit_residuals",
     "init_outputs",
+    "half_line_polyfit",
 ]
 
 
@@ -61,7 +69,8 @@ __all__ = [
 def arc_cosine(x1, x2=None):
     r"""Closed-form arc-cosine kernels :math:`(\kappa_0, \kappa_1)` between the rows of ``x1`` and ``x2``.
 
-    With :math:`\vartheta=\arccos\frac{x^\top x'}{\|x\|\|x'\|}` (Cho & Saul 2009; paper digest §3.1):
+    With :math:`\vartheta=\arccos\frac{x^\top x'}{\|x\|\|x'\|}` (Cho & Saul 2009; lemma ``ntk-lemma-arccos``
+    of the chapter "The neural tangent kernel in one chapter"):
 
     .. math::
        \kappa_0(x,x')=\frac{\pi-\vartheta}{2\pi},\qquad
@@ -303,16 +312,17 @@ def _contract(t, x):
 
 
 def ray_coefficients(params, direction, *, skip: bool = True, activation: str = "relu") -> np.ndarray:
-    r"""Coefficients :math:`a_0,\dots,a_N` of :math:`f(tv)=\sum_k a_kt^k` for :math:`t\ge0`, bias-free CCP.
+    r"""Coefficients :math:`a_0,\dots,a_N` of :math:`f(rv)=\sum_k a_kr^k` for :math:`r\ge0`, bias-free CCP.
 
-    Positive homogeneity :math:`\sigma(tu)=t\sigma(u)` for :math:`t\ge0` gives, with
+    Positive homogeneity :math:`\sigma(ru)=r\sigma(u)` for :math:`r\ge0` gives, with
     :math:`u_{n,i}=\phi(w_{n,i}^\top v)` and :math:`v=` ``direction`` (not normalised),
 
-    .. math:: f(tv)=\sqrt{2/m}\sum_ic_i\,t\,u_{1,i}\prod_{n=2}^N(1+t\,u_{n,i})
-              \quad(\text{skip}),\qquad \sqrt{2/m}\sum_ic_i\,t^N\prod_n u_{n,i}\quad(\text{no skip}),
+    .. math:: f(rv)=\sqrt{2/m}\sum_ic_i\,r\,u_{1,i}\prod_{n=2}^N(1+r\,u_{n,i})
+              \quad(\text{skip}),\qquad \sqrt{2/m}\sum_ic_i\,r^N\prod_n u_{n,i}\quad(\text{no skip}),
 
-    a polynomial of degree at most :math:`N` with :math:`a_0=0`. For ``activation="identity"`` it holds for
-    every real :math:`t`. ``params`` must come from ``pnn(..., bias=False)``.
+    a polynomial of degree at most :math:`N` with :math:`a_0=0` (proposition ``poly-prop-rays`` of the
+    chapter "Polynomial nets and the Hadamard product"). For ``activation="identity"`` it holds for
+    every real :math:`r`. ``params`` must come from ``pnn(..., bias=False)``.
     """
     w, c = _params(params)
     degree, m, d = w.shape
@@ -387,3 +397,54 @@ def init_outputs(key, x, degrees, width: int, num_nets: int, *, skip: bool = Tru
         sub = {"W": params["W"][:, :n], "c": params["c"]}
         out.append(np.asarray(jax.jit(jax.vmap(apply_fn, in_axes=(0, None)))(sub, x)))
     return np.stack(out)
+
+
+def half_line_polyfit(x, y, x_eval, degree: int) -> np.ndarray:
+    r"""Least-squares fit by polynomials through 0 of degree at most ``degree``, separately on each half-line.
+
+    For scalar inputs, fits :math:`p_\pm(x)=\sum_{k=1}^N a^\pm_k x^k` (no constant term) to the
+    points with :math:`x>0` and with :math:`x<0` by least squares (minimum-norm coefficients when a
+    side has fewer than :math:`N` points), and evaluates :math:`p_+` at the positive and :math:`p_-`
+    at the negative entries of ``x_eval`` (0 at 0, and 0 on a side without training points).
+
+    This is what NTK kernel regression (gradient descent on the linearised model from
+    :math:`f_0=0`, i.e. :math:`\Theta(x,X)\Theta(X,X)^+y`) computes with the bias-free
+    ``pntk.models.pnn(N, ...)`` in one dimension: there, on :math:`xx'>0`,
+    :math:`\Theta(x,x')=2xx'\beta^{N-1}+\tfrac{N-1}{2}(xx')^2\beta^{N-2}` with
+    :math:`\beta=1+(|x|+|x'|)/\sqrt{2\pi}+xx'/2`, a kernel on the features
+    :math:`x,\dots,x^N` of each half-line, and :math:`\Theta=0` across the origin (book chapter
+    "The NTK of a polynomial net", section "The kernel in one dimension"). The two agree when each
+    side holds at least :math:`N` distinct points; with fewer, kernel regression picks the
+    interpolant of least RKHS norm, not of least Euclidean norm of the coefficients.
+
+    Args:
+      x: training inputs, shape ``(n,)`` or ``(n, 1)``, non-zero.
+      y: targets, shape ``(n,)``.
+      x_eval: inputs to evaluate the fit at, shape ``(k,)`` or ``(k, 1)``.
+      degree: the degree :math:`N\ge1`.
+    Returns a ``(k,)`` numpy array.
+    """
+    def scalars(v, name):
+        a = np.asarray(v, dtype=float)
+        if a.ndim == 2 and a.shape[1] == 1:
+            a = a[:, 0]
+        if a.ndim != 1 or a.size == 0:
+            raise ValueError(f"{name} must be a non-empty (n,) or (n, 1) array of scalar inputs, got shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} must be finite")
+        return a
+
+    x, x_eval = scalars(x, "x"), scalars(x_eval, "x_eval")
+    y = np.asarray(_validate.vector(y, "y", length=x.shape[0]), dtype=float)
+    degree = _validate.positive_int(degree, "degree")
+    if np.any(x == 0):
+        raise ValueError("x must not contain 0 (the bias-free net is 0 there and its kernel row vanishes)")
+    powers = np.arange(1, degree + 1)
+    out = np.zeros(x_eval.shape[0])
+    for side in (1.0, -1.0):
+        train, evaluate = np.sign(x) == side, np.sign(x_eval) == side
+        if not np.any(train) or not np.any(evaluate):
+            continue
+        coeffs = np.linalg.lstsq(x[train, None] ** powers, y[train], rcond=None)[0]
+        out[evaluate] = (x_eval[evaluate, None] ** powers) @ coeffs
+    return out
