@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from pntk import data, equivalence, kernels, models
+from pntk import data, equivalence, kernels, models, training
 
 
 @pytest.mark.parametrize("degree", [1, 2, 3, 4])
@@ -131,3 +131,61 @@ def test_compare_accepts_params_or_key_but_not_both():
         equivalence.compare_with_linearization(2, 16, x, y, x)
     with pytest.raises(ValueError, match="params must be"):
         equivalence.compare_with_linearization(3, 16, x, y, x, params=params)
+
+
+@pytest.mark.parametrize("opts", [dict(), dict(skip=False), dict(activation="identity"), dict(bias=True)])
+def test_matmul_layout_is_the_same_function_and_gradient(opts, ball_points):
+    """compare_with_linearization trains through _matmul_apply: it must be pntk.models.pnn to round-off."""
+    x1, _ = ball_points
+    init, apply = models.pnn(3, 24, **opts)
+    params = init(jax.random.key(5), x1.shape[1])
+    fast = equivalence._matmul_apply(3, 24, opts.get("skip", True), opts.get("activation", "relu"),
+                                     opts.get("bias", False))
+    np.testing.assert_allclose(fast(params, x1), apply(params, x1), rtol=1e-12, atol=1e-12)
+    g1 = jax.grad(lambda p: (apply(p, x1) ** 2).sum())(params)
+    g2 = jax.grad(lambda p: (fast(p, x1) ** 2).sum())(params)
+    for name in ("W", "c"):
+        np.testing.assert_allclose(g2[name], g1[name], rtol=1e-10, atol=1e-12 * np.abs(g1[name]).max())
+
+
+def test_distances_to_limit_split_the_gap():
+    x = np.asarray(data.sphere(jax.random.key(0), 10, 3))
+    x_test = np.asarray(data.sphere(jax.random.key(1), 15, 3))
+    y = np.asarray(data.target("cubic_plus_linear")(x))
+    run = equivalence.compare_with_linearization(2, 64, x, y, x_test, key=jax.random.key(2), steps=3000,
+                                                 record_every=500)
+    dist = equivalence.distances_to_limit(run)
+    np.testing.assert_array_equal(dist.steps, run.net.steps)
+    assert np.all(dist.net_to_limit <= dist.net_to_linear + dist.linear_to_limit + 1e-12)
+    assert np.all(dist.net_to_limit >= np.abs(dist.net_to_linear - dist.linear_to_limit) - 1e-12)
+    # at step 0 the net and its linearisation coincide; the linearisation converges to the limit
+    assert dist.net_to_linear[0] < 1e-12
+    assert dist.linear_to_limit[-1] < 1e-3 * dist.linear_to_limit[0]
+    # the finite-width gap does not vanish at long times (width 64)
+    assert dist.net_to_limit[-1] > 10 * dist.linear_to_limit[-1]
+    with pytest.raises(TypeError, match="TrainingComparison"):
+        equivalence.distances_to_limit(run.net)
+
+
+def test_initial_output_effect_adds_the_nngp_term_in_quadrature(sphere_points):
+    x, _ = sphere_points
+    x_test = np.asarray(data.sphere(jax.random.key(3), 12, x.shape[1]))
+    target = data.target("cubic_plus_linear")
+    y, y_test = np.asarray(target(x)), np.asarray(target(x_test))
+    for degree in (1, 3):
+        eff = equivalence.initial_output_effect(degree, x, y, x_test, y_test)
+        direct = training.pnn_kernel_regression(x, y, x_test, degree)
+        assert eff.error_without_f0 == pytest.approx(data.relative_error(direct, y_test), rel=1e-10)
+        assert eff.expected_error_with_f0 ** 2 == pytest.approx(eff.error_without_f0 ** 2 + eff.f0_contribution ** 2)
+        assert eff.f0_std == pytest.approx(np.sqrt(equivalence.sphere_beta_one() ** (degree - 1)), rel=1e-10)
+    # Monte Carlo over f0 ~ GP(0, K) for degree 2
+    both = np.concatenate([x, x_test])
+    cov = np.asarray(kernels.pnn_nngp(both, None, 2))
+    draws = np.random.default_rng(1).multivariate_normal(np.zeros(len(both)), cov, size=4000)
+    k, kt = kernels.pnn_ntk(x, None, 2), kernels.pnn_ntk(x_test, x, 2)
+    errs = [np.sum((f[len(x):] + np.asarray(training.kernel_regression(k, y - f[:len(x)], kt)) - y_test) ** 2)
+            for f in draws[:400]]
+    eff = equivalence.initial_output_effect(2, x, y, x_test, y_test)
+    assert np.sqrt(np.mean(errs)) / np.linalg.norm(y_test) == pytest.approx(eff.expected_error_with_f0, rel=0.1)
+    with pytest.raises(ValueError, match="y_test"):
+        equivalence.initial_output_effect(2, x, y, x_test, np.zeros(len(x_test)))

@@ -117,3 +117,58 @@ def test_train_records_the_requested_steps_and_checks_arguments():
         training.train(apply, params, x, y, learning_rate=0.1, steps=2, projections=np.ones((2, 5)))
     hist = training.train(apply, params, x, y, learning_rate=0.01, steps=4, record_every=2)
     assert hist.train_predictions.shape == (3, 3) and hist.test_predictions is None
+
+
+def test_slowest_contraction_at_half_the_stable_rate_is_one_minus_inverse_condition():
+    """Referee finding 11: at eta = n / (2 lambda_max) the slowest factor is 1 - lambda_min/lambda_max."""
+    x = np.asarray(data.sphere(jax.random.key(11), 15, 3))
+    k = np.asarray(kernels.pnn_ntk(x, None, 2))
+    lam = np.linalg.eigvalsh(k)
+    eta = 0.5 * training.max_stable_learning_rate(k)
+    q = training.slowest_contraction(k, eta)
+    assert q == pytest.approx(1 - lam[0] / lam[-1], rel=1e-12)
+    s = training.steps_to_tolerance(k, eta, 1e-6)
+    assert q**s <= 1e-6 < q ** (s - 1)
+    # above the stable rate the top mode dominates: |1 - 2 * 1.5| = 2
+    assert training.slowest_contraction(k, 1.5 * training.max_stable_learning_rate(k)) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="do not converge"):
+        training.steps_to_tolerance(k, 1.5 * training.max_stable_learning_rate(k))
+    with pytest.raises(ValueError, match="tolerance"):
+        training.steps_to_tolerance(k, eta, 2.0)
+
+
+def test_after_steps_to_tolerance_the_dynamics_sit_at_the_limit():
+    x = np.asarray(data.sphere(jax.random.key(12), 12, 3))
+    xt = np.asarray(data.sphere(jax.random.key(13), 5, 3))
+    y = x[:, 0] - x[:, 1] ** 2
+    k, kt = np.asarray(kernels.pnn_ntk(x, None, 3)), np.asarray(kernels.pnn_ntk(xt, x, 3))
+    eta = 0.5 * training.max_stable_learning_rate(k)
+    s = training.steps_to_tolerance(k, eta, 1e-12)
+    lin = training.linearized_dynamics(k, y, learning_rate=eta, steps=[s // 100, s], k_test_train=kt)
+    limit = np.asarray(training.kernel_regression(k, y, kt))
+    scale = np.linalg.norm(limit)
+    assert np.linalg.norm(lin.test_predictions[1] - limit) < 1e-8 * scale
+    assert np.linalg.norm(lin.test_predictions[0] - limit) > 1e-6 * scale  # 1 % of the steps is not enough
+
+
+def test_initial_output_variance_matches_gaussian_process_draws():
+    """Var[f0(x) - A f0(X)] with f0 ~ GP(0, K): the formula against 20000 joint draws."""
+    x = np.asarray(data.sphere(jax.random.key(14), 8, 3))
+    xt = np.asarray(data.sphere(jax.random.key(15), 4, 3))
+    k, kt = np.asarray(kernels.pnn_ntk(x, None, 2)), np.asarray(kernels.pnn_ntk(xt, x, 2))
+    both = np.concatenate([x, xt])
+    cov = np.asarray(kernels.pnn_nngp(both, None, 2))
+    var = training.initial_output_variance(k, kt, cov[:8, :8], cov[8:, :8], np.diag(cov[8:, 8:]))
+    np.testing.assert_allclose(var, training.initial_output_variance(k, kt, cov[:8, :8], cov[8:, :8], cov[8:, 8:]))
+    draws = np.random.default_rng(0).multivariate_normal(np.zeros(12), cov, size=20000)
+    a = kt @ np.linalg.inv(k)
+    term = draws[:, 8:] - draws[:, :8] @ a.T
+    np.testing.assert_allclose(var, term.var(axis=0), rtol=0.05)
+    assert np.all(var > 0)
+    # at the training points themselves the limit interpolates: no variance left
+    np.testing.assert_allclose(training.initial_output_variance(k, k, cov[:8, :8], cov[:8, :8], cov[:8, :8]),
+                               0.0, atol=1e-9 * cov.max())
+    with pytest.raises(ValueError, match="nngp_test_train"):
+        training.initial_output_variance(k, kt, cov[:8, :8], cov[8:, :7], np.diag(cov[8:, 8:]))
+    with pytest.raises(ValueError, match="nngp_test"):
+        training.initial_output_variance(k, kt, cov[:8, :8], cov[8:, :8], np.ones(3))

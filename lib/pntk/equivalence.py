@@ -4,7 +4,8 @@ Book chapters "The NTK of a polynomial net" (``book/pnn_ntk.md``) and
 "Training a wide polynomial net is kernel regression" (``book/kernel_regression.md``).
 
 * :func:`finite_width_ntk` writes out the finite-width NTK of
-  ``pntk.models.pnn`` from its parameter gradients (paper digest §3.2), with
+  ``pntk.models.pnn`` from its parameter gradients (book chapter "The NTK of a
+  polynomial net"; the model of the official code ``spectral/utils.py``), with
   plain array arithmetic and no automatic differentiation:
 
   .. math::
@@ -16,13 +17,25 @@ Book chapters "The NTK of a polynomial net" (``book/pnn_ntk.md``) and
   (``skip=True``) or :math:`\phi(w_{n,i}^\top x)` (``skip=False``),
   :math:`D_{n,i}=\phi'(w_{n,i}^\top x)` and :math:`h_{N,i}=\prod_n F_{n,i}`.
 * :func:`ntk_error_vs_width` measures :math:`\|\hat\Theta_m-\Theta\|_F/\|\Theta\|_F`
-  over widths and seeds (digest §3.5); :func:`loglog_slope` and
+  over widths and seeds (book chapter "The NTK of a polynomial net"); :func:`loglog_slope` and
   :func:`width_for_error` summarise it.
 * :func:`sphere_ntk_diagonal` is :math:`\Theta(x,x)=2\beta(1)^{N-2}[\beta(1)+(N-1)/4]`
-  on the unit sphere (digest §3.3).
+  on the unit sphere (book chapter "The NTK of a polynomial net").
 * :func:`compare_with_linearization` trains a finite-width net by gradient
   descent and compares it with the closed-form linearised dynamics of the exact
-  NTK started from the net's own initial output (digest §4.2).
+  NTK started from the net's own initial output; :func:`distances_to_limit`
+  splits the net's distance to the kernel-regression limit at every recorded
+  step into the finite-width gap and the part the linearised dynamics have not
+  yet fitted.
+* :func:`initial_output_effect` separates, in the test error of the
+  kernel-regression limit, the :math:`f_0=0` predictor from the expected
+  contribution of the random initial output :math:`f_0` (NNGP formula of
+  :func:`pntk.training.initial_output_variance`).
+
+The equivalence statement these functions test is the book's Lee-style
+reconstruction (chapter "Training a wide polynomial net is kernel regression"),
+after Lee et al. 2019 and Arora et al. 2019: the paper's own theorem text was
+not available.
 """
 
 from __future__ import annotations
@@ -45,6 +58,10 @@ __all__ = [
     "relative_change",
     "TrainingComparison",
     "compare_with_linearization",
+    "LimitDistances",
+    "distances_to_limit",
+    "InitialOutputEffect",
+    "initial_output_effect",
 ]
 
 
@@ -75,7 +92,7 @@ def _others(f):
 
 def finite_width_ntk(params, x1, x2=None, *, skip: bool = True, activation: str = "relu",
                      bias: bool = False) -> np.ndarray:
-    r"""Finite-width NTK of ``pntk.models.pnn`` at ``params``, from the gradient formula of the paper digest §3.2.
+    r"""Finite-width NTK of ``pntk.models.pnn`` at ``params``, from its gradient formula (chapter "The NTK of a polynomial net").
 
     The degree and width are read from ``params["W"]`` (shape ``(N, m, d)``, or
     ``(N, m, d+1)`` with ``bias=True``). The result equals
@@ -205,7 +222,7 @@ def sphere_beta_one() -> float:
 
 
 def sphere_ntk_diagonal(degree) -> np.ndarray:
-    r""":math:`\Theta_{\rm PNN}(x,x)=2\beta(1)^{N-2}\bigl[\beta(1)+\tfrac{N-1}4\bigr]` for :math:`\|x\|=1` (paper digest §3.3).
+    r""":math:`\Theta_{\rm PNN}(x,x)=2\beta(1)^{N-2}\bigl[\beta(1)+\tfrac{N-1}4\bigr]` for :math:`\|x\|=1` (chapter "The NTK of a polynomial net").
 
     Follows from the closed form with :math:`\kappa_1(1)=\kappa_0(1)=\tfrac12`, :math:`t=1`.
     Accepts an integer degree or an array of them; degree 1 gives 2.
@@ -230,10 +247,36 @@ def relative_change(before, after) -> float:
     return float(np.sqrt(num / den))
 
 
+def _matmul_apply(degree, width, skip, activation, bias):
+    """``pntk.models.pnn(...).apply_fn`` with the pre-activations laid out as ``(N, m, n)`` by one matmul.
+
+    The same function to round-off (tested), but its gradient runs about four
+    times faster under XLA on a CPU at degree 3 than the ``(N, n, m)`` einsum of
+    ``pntk.models.pnn``, which matters for the long training runs of the chapter.
+    """
+    phi = jax.nn.relu if activation == "relu" else (lambda u: u)
+    scale = np.sqrt(2.0 / width)
+
+    def apply_fn(params, x):
+        x = jax.numpy.asarray(x)
+        if bias:
+            x = jax.numpy.concatenate([x, jax.numpy.ones((x.shape[0], 1), x.dtype)], axis=1)
+        w = params["W"]
+        pre = (w.reshape(-1, w.shape[2]) @ x.T).reshape(degree, width, x.shape[0])
+        factors = phi(pre)
+        h = factors[0]
+        for n in range(1, degree):
+            h = h * (1.0 + factors[n]) if skip else h * factors[n]
+        return scale * (params["c"] @ h)
+
+    return apply_fn
+
+
 @functools.lru_cache(maxsize=64)
 def _cached_model(degree, width, skip, activation, bias):
     """One ``(init_fn, apply_fn)`` per architecture, so that ``training.train`` reuses its compiled loop across seeds."""
-    return models.pnn(degree, width, skip=skip, activation=activation, bias=bias)
+    init, _ = models.pnn(degree, width, skip=skip, activation=activation, bias=bias)
+    return init, _matmul_apply(degree, width, skip, activation, bias)
 
 
 class TrainingComparison(NamedTuple):
@@ -276,13 +319,15 @@ def compare_with_linearization(degree: int, width: int, x, y, x_test, *, key=Non
     :math:`n/\lambda_{\max}(\Theta(X,X))` of the exact kernel. The linearised
     dynamics (:func:`pntk.training.linearized_dynamics`)
 
-    .. math:: r_{t+1}=(I-2\eta\Theta/n)\,r_t,\qquad
-       f_t(x)=f_0(x)-\Theta(x,X)\sum_{s<t}\tfrac{2\eta}{n}r_s
+    .. math:: r_{s+1}=(I-2\eta\Theta/n)\,r_s,\qquad
+       f_s(x)=f_0(x)-\Theta(x,X)\sum_{s'<s}\tfrac{2\eta}{n}r_{s'}
 
     start from the net's own outputs :math:`f_0` at initialisation, so the gap
     between the two measures only the change of the kernel (finite width, and
-    movement during training), which the equivalence theorem bounds (paper
-    digest §4.2).
+    movement during training), which the equivalence theorem bounds (book
+    chapter "Training a wide polynomial net is kernel regression"). The net is
+    evaluated by :func:`_matmul_apply`, the function of ``pntk.models.pnn`` with
+    a faster memory layout (equal to round-off; ``tests/test_equivalence.py``).
 
     Args:
       degree, width: the model ``pntk.models.pnn(degree, width, ...)``.
@@ -342,4 +387,114 @@ def compare_with_linearization(degree: int, width: int, x, y, x_test, *, key=Non
         weight_change=relative_change(params0, net.params),
         kernel_change=data.relative_error(emp_t, emp0_train),
         kernel_error_init=data.relative_error(emp0_train, k_train),
+    )
+
+
+class LimitDistances(NamedTuple):
+    r"""What :func:`distances_to_limit` returns: relative distances on the test points at every recorded step.
+
+    All three are divided by :math:`\|f^{\rm KR}\|`, the norm of the
+    kernel-regression limit :math:`f^{\rm KR}=f_0+\Theta(x,X)\Theta(X,X)^{-1}(y-f_0(X))`
+    on the test points, so that ``net_to_limit <= net_to_linear + linear_to_limit``.
+
+    Attributes:
+      steps: ``(R,)`` recorded steps :math:`s`.
+      net_to_linear: :math:`\|f_s-f^{\rm lin}_s\|/\|f^{\rm KR}\|`, the finite-width gap.
+      linear_to_limit: :math:`\|f^{\rm lin}_s-f^{\rm KR}\|/\|f^{\rm KR}\|`, what the
+        linearised dynamics have not yet fitted (the slow eigendirections).
+      net_to_limit: :math:`\|f_s-f^{\rm KR}\|/\|f^{\rm KR}\|`.
+    """
+
+    steps: np.ndarray
+    net_to_linear: np.ndarray
+    linear_to_limit: np.ndarray
+    net_to_limit: np.ndarray
+
+
+def distances_to_limit(run: TrainingComparison) -> LimitDistances:
+    r"""Split the trained net's distance to the kernel-regression limit, step by step (exact NTK).
+
+    :math:`f_s-f^{\rm KR}=(f_s-f^{\rm lin}_s)+(f^{\rm lin}_s-f^{\rm KR})`: the first
+    term is the finite width (it does not vanish as :math:`s\to\infty`), the
+    second the eigendirections of :math:`\Theta(X,X)` that gradient descent has
+    not yet fitted (it vanishes as :math:`s\to\infty`). Book chapter "Training a
+    wide polynomial net is kernel regression".
+
+    Args:
+      run: a :class:`TrainingComparison` from :func:`compare_with_linearization`.
+    """
+    if not isinstance(run, TrainingComparison):
+        raise TypeError(f"run must be a TrainingComparison from compare_with_linearization, got {type(run).__name__}")
+    net = np.asarray(run.net.test_predictions, dtype=float)
+    lin = np.asarray(run.linear.test_predictions, dtype=float)
+    limit = np.asarray(run.limit_test, dtype=float)
+    scale = np.linalg.norm(limit)
+    if scale == 0:
+        raise ValueError("the kernel-regression limit is zero on the test points; relative distances are undefined")
+
+    def dist(a, b):
+        return np.linalg.norm(a - b, axis=-1) / scale
+
+    return LimitDistances(np.asarray(run.net.steps), dist(net, lin), dist(lin, limit), dist(net, limit))
+
+
+class InitialOutputEffect(NamedTuple):
+    r"""What :func:`initial_output_effect` returns (relative test errors, divided by :math:`\|y_{\rm test}\|`).
+
+    Attributes:
+      error_without_f0: :math:`\|Ay-y_{\rm test}\|/\|y_{\rm test}\|`, the kernel-regression
+        predictor with :math:`f_0=0`, :math:`A=\Theta(x,X)\Theta(X,X)^{-1}`.
+      f0_contribution: :math:`\sqrt{\mathbb E\|f_0(x)-Af_0(X)\|^2}/\|y_{\rm test}\|`, the
+        root-mean-square size of what the random initial output adds.
+      expected_error_with_f0: :math:`\sqrt{\mathbb E\|f^{\rm KR}-y_{\rm test}\|^2}/\|y_{\rm test}\|`
+        with :math:`f_0` drawn from the NNGP: the two above added in quadrature.
+      f0_std: root mean square of :math:`\sqrt{K(x,x)}` over the test points, the
+        standard deviation of :math:`f_0` itself.
+    """
+
+    error_without_f0: float
+    f0_contribution: float
+    expected_error_with_f0: float
+    f0_std: float
+
+
+def initial_output_effect(degree: int, x, y, x_test, y_test, *, skip: bool = True, activation: str = "relu",
+                          bias: bool = False) -> InitialOutputEffect:
+    r"""Test error of the kernel-regression limit of ``pnn(degree, ...)`` with and without its random :math:`f_0`.
+
+    The limit of a trained wide net is :math:`Ay+(f_0(x)-Af_0(X))`; the first
+    term is NTK kernel regression, the second is random with mean zero and the
+    variance of :func:`pntk.training.initial_output_variance` (NNGP
+    :func:`pntk.kernels.pnn_nngp`). Because the second term has mean zero, the
+    expected squared error is the sum of the squared error of :math:`Ay` and
+    the trace of that variance (book chapter "Training a wide polynomial net is
+    kernel regression", exercise kreg-ex-f0).
+
+    Args:
+      degree: degree :math:`N` of ``pntk.models.pnn``.
+      x, y: ``(n, d)`` training inputs and ``(n,)`` targets.
+      x_test, y_test: ``(n_test, d)`` test inputs and ``(n_test,)`` targets.
+      skip, activation, bias: the model options.
+    """
+    degree = _validate.positive_int(degree, "degree")
+    x = _validate.points(x, "x")
+    y = np.asarray(_validate.vector(y, "y", length=x.shape[0]), dtype=float)
+    x_test = _validate.points(x_test, "x_test", dim=x.shape[1])
+    y_test = np.asarray(_validate.vector(y_test, "y_test", length=x_test.shape[0]), dtype=float)
+    norm = np.linalg.norm(y_test)
+    if norm == 0:
+        raise ValueError("y_test is zero; relative errors are undefined")
+    opts = dict(skip=skip, activation=activation, bias=bias)
+    k_train = kernels.pnn_ntk(x, x, degree, **opts)
+    k_test = kernels.pnn_ntk(x_test, x, degree, **opts)
+    nngp_test = np.diag(np.asarray(kernels.pnn_nngp(x_test, x_test, degree, **opts)))
+    var = training.initial_output_variance(k_train, k_test, kernels.pnn_nngp(x, x, degree, **opts),
+                                           kernels.pnn_nngp(x_test, x, degree, **opts), nngp_test)
+    residual = np.asarray(training.kernel_regression(k_train, y, k_test)) - y_test
+    sq_err, sq_f0 = float(residual @ residual), float(var.sum())
+    return InitialOutputEffect(
+        error_without_f0=float(np.sqrt(sq_err) / norm),
+        f0_contribution=float(np.sqrt(sq_f0) / norm),
+        expected_error_with_f0=float(np.sqrt(sq_err + sq_f0) / norm),
+        f0_std=float(np.sqrt(np.mean(nngp_test))),
     )

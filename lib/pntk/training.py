@@ -14,7 +14,14 @@ et al. 2019), and one gradient step on the training residual
 which :func:`linearized_dynamics` evaluates at any step in closed form by an
 eigendecomposition. As :math:`t\to\infty` the prediction converges to the
 kernel-regression predictor :func:`kernel_regression`,
-:math:`f(x)=f_0(x)+\Theta(x,X)\Theta(X,X)^{-1}(y-f_0(X))` (paper digest §4.2).
+:math:`f(x)=f_0(x)+\Theta(x,X)\Theta(X,X)^{-1}(y-f_0(X))` (book chapter
+"Training a wide polynomial net is kernel regression", ``book/kernel_regression.md``;
+Lee et al. 2019; Arora et al. 2019). Steps are counted by :math:`s`.
+
+:func:`slowest_contraction` and :func:`steps_to_tolerance` say how many steps
+the slowest eigendirection needs; :func:`initial_output_variance` is the
+variance that the random initial function :math:`f_0` (a Gaussian process with
+the NNGP covariance :math:`K`) adds to the kernel-regression limit.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ __all__ = [
     "kernel_regression",
     "pnn_kernel_regression",
     "max_stable_learning_rate",
+    "slowest_contraction",
+    "steps_to_tolerance",
+    "initial_output_variance",
 ]
 
 
@@ -47,7 +57,7 @@ class History(NamedTuple):
       train_predictions: ``(R, n)`` outputs on the training inputs.
       test_predictions: ``(R, n_test)`` outputs on ``x_test``, or ``None``.
       residual_projections: ``(R, K)`` values of ``projections @ (y - f(X))``, or ``None``
-        (the :math:`a_k(t)` of the spectral-bias experiment, paper digest §5.8).
+        (the :math:`a_k(s)` of the spectral-bias experiment, official code ``spectral/main.py``).
       loss: ``(R,)`` mean squared error on the training set.
       params: final parameters (``None`` for the linearised dynamics).
     """
@@ -167,11 +177,11 @@ def linearized_dynamics(k_train, y, *, learning_rate: float, steps, k_test_train
                         f0_test=None, projections=None) -> History:
     r"""Gradient descent on the infinite-width linearised model, in closed form at the given steps.
 
-    With :math:`\Theta=V\Lambda V^\top` and :math:`q=1-2\eta\lambda/n`:
+    With :math:`\Theta=V\Lambda V^\top` and :math:`q=1-2\eta\lambda/n`, after :math:`s` steps:
 
     .. math::
-       f_t(X) = y + V q^t V^\top (f_0(X)-y),\qquad
-       f_t(x) = f_0(x) - \Theta(x,X)\,V\,\frac{1-q^t}{\lambda}\,V^\top (f_0(X)-y),
+       f_s(X) = y + V q^s V^\top (f_0(X)-y),\qquad
+       f_s(x) = f_0(x) - \Theta(x,X)\,V\,\frac{1-q^s}{\lambda}\,V^\top (f_0(X)-y),
 
     which is exactly what :func:`train` computes for a linear model with kernel :math:`\Theta`.
 
@@ -183,7 +193,7 @@ def linearized_dynamics(k_train, y, *, learning_rate: float, steps, k_test_train
       k_test_train: optional ``(n_test, n)`` kernel :math:`\Theta(x_{test},X)`.
       f0_train, f0_test: outputs at initialisation (default 0, the mean of the
         infinite-width prior).
-      projections: optional ``(K, n)``; records ``projections @ (y - f_t(X))``.
+      projections: optional ``(K, n)``; records ``projections @ (y - f_s(X))``.
     """
     k = _validate.square_matrix(k_train, "k_train")
     n = k.shape[0]
@@ -207,7 +217,7 @@ def linearized_dynamics(k_train, y, *, learning_rate: float, steps, k_test_train
         if kt.ndim != 2 or kt.shape[1] != n:
             raise ValueError(f"k_test_train must have shape (n_test, {n}), got {kt.shape}")
         g0 = jnp.zeros(kt.shape[0]) if f0_test is None else _validate.vector(f0_test, "f0_test", length=kt.shape[0])
-        # (1 - q^t)/lambda, with its limit 2*eta*t/n at lambda = 0
+        # (1 - q^s)/lambda, with its limit 2*eta*s/n at lambda = 0
         safe = jnp.where(lam > 0, lam, 1.0)
         gain = jnp.where(lam[None, :] > 0, (1.0 - decay) / safe[None, :], 2 * learning_rate * tt / n)
         test_pred = g0[None, :] - ((gain * r0[None, :]) @ v.T) @ jnp.asarray(kt).T
@@ -217,8 +227,10 @@ def linearized_dynamics(k_train, y, *, learning_rate: float, steps, k_test_train
 
 
 def kernel_regression(k_train, y, k_test_train=None, *, ridge: float = 0.0) -> jax.Array:
-    r"""Kernel-regression predictor :math:`\Theta(x,X)\,(\Theta(X,X)+\lambda I)^{-1}y` (paper digest §4.2).
+    r"""Kernel-regression predictor :math:`\Theta(x,X)\,\mathbf v`, :math:`\mathbf v=(\Theta(X,X)+\delta I)^{-1}y`.
 
+    ``ridge`` is the ridge :math:`\delta\ge0` and :math:`\mathbf v` the dual
+    coefficients (book chapter "Training a wide polynomial net is kernel regression").
     Returns predictions at the test points of ``k_test_train`` (``(n_test, n)``),
     or at the training points when it is ``None``. With ``ridge=0`` this is the
     limit of gradient descent on a wide net started from :math:`f_0=0`; to
@@ -232,14 +244,14 @@ def kernel_regression(k_train, y, k_test_train=None, *, ridge: float = 0.0) -> j
     kt = k if k_test_train is None else jnp.asarray(k_test_train)
     if kt.ndim != 2 or kt.shape[1] != n:
         raise ValueError(f"k_test_train must have shape (n_test, {n}), got {kt.shape}")
-    alpha = jax.scipy.linalg.solve(k + ridge * jnp.eye(n, dtype=k.dtype), y, assume_a="pos")
-    if not bool(jnp.all(jnp.isfinite(alpha))):
+    v = jax.scipy.linalg.solve(k + ridge * jnp.eye(n, dtype=k.dtype), y, assume_a="pos")
+    if not bool(jnp.all(jnp.isfinite(v))):
         # JAX returns NaN instead of raising: a singular k_train (e.g. repeated points) must not pass silently
         raise ValueError(
             "k_train + ridge * I is singular or not positive definite (repeated training points?); "
             "drop duplicates or pass ridge > 0"
         )
-    return kt @ alpha
+    return kt @ v
 
 
 def pnn_kernel_regression(x_train, y_train, x_test, degree: int, *, skip: bool = True, activation: str = "relu",
@@ -253,3 +265,95 @@ def pnn_kernel_regression(x_train, y_train, x_test, degree: int, *, skip: bool =
     opts = dict(skip=skip, activation=activation, bias=bias)
     return kernel_regression(pnn_ntk(x_train, x_train, degree, **opts), y_train,
                              pnn_ntk(x_test, x_train, degree, **opts), ridge=ridge)
+
+
+def _contraction_factors(k_train, learning_rate):
+    k = _validate.square_matrix(k_train, "k_train")
+    learning_rate = _validate.positive_float(learning_rate, "learning_rate")
+    lam = np.clip(np.linalg.eigvalsh(np.asarray(k, dtype=float)), 0.0, None)
+    return np.abs(1.0 - 2.0 * learning_rate * lam / k.shape[0])
+
+
+def slowest_contraction(k_train, learning_rate: float) -> float:
+    r"""Largest contraction factor :math:`\max_j|1-2\eta\lambda_j/n|` of the linearised dynamics.
+
+    The residual along the eigenvector of :math:`\lambda_j` is multiplied by
+    :math:`q_j=1-2\eta\lambda_j/n` per step. At :math:`\eta=n/(2\lambda_{\max})`
+    (half the largest stable rate) the factors are :math:`1-\lambda_j/\lambda_{\max}`,
+    and the slowest is :math:`1-\lambda_{\min}/\lambda_{\max}`, one minus the
+    inverse condition number (book chapter "Training a wide polynomial net is
+    kernel regression"). A value :math:`\ge1` means no convergence (a zero
+    eigenvalue, or :math:`\eta\ge n/\lambda_{\max}`).
+    """
+    return float(_contraction_factors(k_train, learning_rate).max())
+
+
+def steps_to_tolerance(k_train, learning_rate: float, tolerance: float = float(np.finfo(float).eps)) -> int:
+    r"""Fewest steps :math:`s` with :math:`q^s\le` ``tolerance`` for the slowest factor :math:`q` (:func:`slowest_contraction`).
+
+    :math:`s=\lceil\ln(\text{tolerance})/\ln q\rceil`: after that many steps every
+    eigendirection of the residual has shrunk by at least ``tolerance`` (default:
+    the float64 machine epsilon, i.e. down to round-off). Raises ``ValueError``
+    when the dynamics do not converge (:math:`q\ge1`).
+    """
+    tolerance = _validate.positive_float(tolerance, "tolerance")
+    if not tolerance < 1:
+        raise ValueError(f"tolerance must lie in (0, 1), got {tolerance}")
+    q = slowest_contraction(k_train, learning_rate)
+    if not q < 1:
+        raise ValueError(f"the dynamics do not converge (slowest factor {q:.6g} >= 1): "
+                         "k_train must be positive definite and learning_rate < n / lambda_max")
+    if q == 0:
+        return 1
+    return int(np.ceil(np.log(tolerance) / np.log(q)))
+
+
+def initial_output_variance(k_train, k_test_train, nngp_train, nngp_test_train, nngp_test) -> np.ndarray:
+    r"""Variance, at each test point, of what the random initial output adds to the kernel-regression limit.
+
+    The limit :math:`f_0(x)+A\,(y-f_0(X))`, :math:`A=\Theta(x,X)\Theta(X,X)^{-1}`,
+    is the :math:`f_0=0` predictor :math:`Ay` plus :math:`f_0(x)-Af_0(X)`. For
+    :math:`f_0` a centred Gaussian process with covariance :math:`K` (the NNGP,
+    :func:`pntk.kernels.pnn_nngp`, at infinite width) that term has covariance
+
+    .. math:: K(x,x')-A K(X,x')-K(x,X)A^\top+A\,K(X,X)\,A^\top ,
+
+    whose diagonal is returned (book chapter "Training a wide polynomial net is
+    kernel regression", exercise kreg-ex-f0). So the expected squared test error
+    of the limit is :math:`\|Ay-y_{\rm test}\|^2` plus the sum of this vector.
+
+    Args:
+      k_train: ``(n, n)`` NTK :math:`\Theta(X,X)` (positive definite).
+      k_test_train: ``(n_test, n)`` NTK :math:`\Theta(x_{\rm test},X)`.
+      nngp_train: ``(n, n)`` NNGP :math:`K(X,X)`.
+      nngp_test_train: ``(n_test, n)`` NNGP :math:`K(x_{\rm test},X)`.
+      nngp_test: ``(n_test,)`` diagonal :math:`K(x,x)` at the test points, or the
+        ``(n_test, n_test)`` matrix (only its diagonal is used).
+
+    Returns:
+      ``(n_test,)`` array of variances (clipped at 0 against round-off).
+    """
+    k = np.asarray(_validate.square_matrix(k_train, "k_train"), dtype=float)
+    n = k.shape[0]
+    kxx = np.asarray(_validate.square_matrix(nngp_train, "nngp_train", size=n), dtype=float)
+    kt = np.asarray(k_test_train, dtype=float)
+    if kt.ndim != 2 or kt.shape[1] != n:
+        raise ValueError(f"k_test_train must have shape (n_test, {n}), got {kt.shape}")
+    ktx = np.asarray(nngp_test_train, dtype=float)
+    if ktx.shape != kt.shape:
+        raise ValueError(f"nngp_test_train must have shape {kt.shape} like k_test_train, got {ktx.shape}")
+    ktt = np.asarray(nngp_test, dtype=float)
+    if ktt.ndim == 2:
+        if ktt.shape != (kt.shape[0], kt.shape[0]):
+            raise ValueError(f"nngp_test must have shape ({kt.shape[0]},) or {(kt.shape[0],) * 2}, got {ktt.shape}")
+        ktt = np.diag(ktt)
+    if ktt.shape != (kt.shape[0],):
+        raise ValueError(f"nngp_test must have shape ({kt.shape[0]},) or {(kt.shape[0],) * 2}, got {ktt.shape}")
+    for name, arr in (("k_test_train", kt), ("nngp_test_train", ktx), ("nngp_test", ktt)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains non-finite values")
+    a = np.linalg.solve(k, kt.T).T  # A = Theta(x, X) Theta(X, X)^{-1} (Theta symmetric)
+    if not np.all(np.isfinite(a)):
+        raise ValueError("k_train is singular; the kernel-regression limit is undefined")
+    var = ktt - 2.0 * np.einsum("ij,ij->i", a, ktx) + np.einsum("ij,jk,ik->i", a, kxx, a)
+    return np.clip(var, 0.0, None)
