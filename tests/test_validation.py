@@ -135,10 +135,17 @@ API = [
     ("kernels.pnn_ntk_cosine", lambda: pntk.kernels.pnn_ntk_cosine(np.array([np.nan]), 2), ValueError, "non-finite"),
     ("kernels.pnn_nngp_cosine", lambda: pntk.kernels.pnn_nngp_cosine(np.array([0.5]), 0), ValueError, r"degree must be an integer in \[1, 128\]"),
     ("kernels.relu_ntk", lambda: pntk.kernels.relu_ntk(np.ones((0, 3))), ValueError, "x1 is empty"),
+    ("kernels.add_bias", lambda: pntk.kernels.add_bias(X), TypeError, "k must be a pntk.kernels.Kernel"),
+    ("kernels.relu_mlp_kernel", lambda: pntk.kernels.relu_mlp_kernel(X, X, 0), ValueError, r"depth must be an integer in \[1, 128\]"),
+    ("kernels.relu_mlp_ntk", lambda: pntk.kernels.relu_mlp_ntk(X, X, 2.0), TypeError, "depth must be an integer"),
+    ("kernels.relu_mlp_nngp", lambda: pntk.kernels.relu_mlp_nngp(X, X, 2, bias="yes"), TypeError, "bias must be True or False"),
+    ("kernels.relu_mlp_ntk_cosine", lambda: pntk.kernels.relu_mlp_ntk_cosine(np.array([1.5]), 2), ValueError, r"\[-1, 1\]"),
+    ("kernels.relu_mlp_nngp_cosine", lambda: pntk.kernels.relu_mlp_nngp_cosine(np.array([0.5]), 200), ValueError, r"depth must be an integer in \[1, 128\]"),
     ("kernels.empirical_ntk", lambda: pntk.kernels.empirical_ntk(models.pnn(2, 5).apply_fn, _params(), X, batch_size=0), ValueError, "batch_size must be an integer >= 1"),
     # models (and the functions they return)
     ("models.pnn", lambda: models.pnn(2, 0), ValueError, "width must be an integer >= 1"),
     ("models.relu_net", lambda: models.relu_net(-3), ValueError, "width must be an integer >= 1"),
+    ("models.relu_mlp", lambda: models.relu_mlp(0, 5), ValueError, r"depth must be an integer in \[1, 128\]"),
     ("models.pnn().init_fn", lambda: models.pnn(2, 5).init_fn(KEY, 2.0), TypeError, "input_dim must be an integer"),
     ("models.pnn().apply_fn", lambda: models.pnn(2, 5).apply_fn(_params(), np.ones(3)), ValueError, r"x must have shape \(n, 3\)"),
     # spectra
@@ -161,6 +168,8 @@ API = [
     # reference (neural-tangents oracle)
     ("reference.pnn_stax", lambda: _mod("reference").pnn_stax(2, 5, 0), ValueError, "input_dim must be an integer >= 1"),
     ("reference.pnn_kernel_nt", lambda: _mod("reference").pnn_kernel_nt(X, X, 2, which="both"), ValueError, "which must be 'ntk' or 'nngp'"),
+    ("reference.relu_mlp_stax", lambda: _mod("reference").relu_mlp_stax(2, 5, 3, bias=1), TypeError, "bias must be True or False"),
+    ("reference.relu_mlp_kernel_nt", lambda: _mod("reference").relu_mlp_kernel_nt(X, X, 0), ValueError, "depth must be an integer >= 1"),
     # convergence
     ("convergence.arc_cosine", lambda: _mod("convergence").arc_cosine(np.zeros((1, 3))), ValueError, "zero vector"),
     ("convergence.arc_cosine_monte_carlo", lambda: _mod("convergence").arc_cosine_monte_carlo(KEY, X, num_samples=0), ValueError, "num_samples must be an integer >= 1"),
@@ -275,6 +284,8 @@ def test_every_degree_argument_is_checked(name):
 WIDTH_FUNCTIONS = {
     "models.pnn": lambda m: models.pnn(2, m),
     "models.relu_net": lambda m: models.relu_net(m),
+    "models.relu_mlp": lambda m: models.relu_mlp(3, m),
+    "reference.relu_mlp_stax": lambda m: _mod("reference").relu_mlp_stax(2, m, 3),
     "reference.pnn_stax": lambda m: _mod("reference").pnn_stax(2, m, 3),
     "convergence.init_outputs": lambda m: _mod("convergence").init_outputs(KEY, X, [2], m, 1),
     "equivalence.compare_with_linearization": lambda m: _mod("equivalence").compare_with_linearization(2, m, X, np.ones(4), X, key=KEY),
@@ -295,6 +306,9 @@ POINT_FUNCTIONS = {
     "kernels.inputs": lambda a, b: pntk.kernels.inputs(a, b),
     "kernels.empirical_ntk": lambda a, b: pntk.kernels.empirical_ntk(models.pnn(2, 5).apply_fn, _params(), a, b),
     "reference.pnn_kernel_nt": lambda a, b: _mod("reference").pnn_kernel_nt(a, b, 2),
+    "kernels.relu_mlp_ntk": lambda a, b: pntk.kernels.relu_mlp_ntk(a, b, 3),
+    "kernels.relu_mlp_kernel": lambda a, b: pntk.kernels.relu_mlp_kernel(a, b, 2, bias=True),
+    "reference.relu_mlp_kernel_nt": lambda a, b: _mod("reference").relu_mlp_kernel_nt(a, b, 2),
     "convergence.arc_cosine": lambda a, b: _mod("convergence").arc_cosine(a, b),
     "convergence.arc_cosine_monte_carlo": lambda a, b: _mod("convergence").arc_cosine_monte_carlo(KEY, a, b, 8),
     "equivalence.finite_width_ntk": lambda a, b: _mod("equivalence").finite_width_ntk(_params(), a, b),

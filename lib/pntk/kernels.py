@@ -60,6 +60,12 @@ __all__ = [
     "pnn_ntk_cosine",
     "pnn_nngp_cosine",
     "relu_ntk",
+    "add_bias",
+    "relu_mlp_kernel",
+    "relu_mlp_ntk",
+    "relu_mlp_nngp",
+    "relu_mlp_ntk_cosine",
+    "relu_mlp_nngp_cosine",
     "empirical_ntk",
 ]
 
@@ -206,6 +212,20 @@ def one_plus(k: Kernel) -> Kernel:
     return Kernel(1.0 + k.nngp, k.ntk, 1.0 + k.var1, 1.0 + k.var2)
 
 
+def add_bias(k: Kernel, scale: float = 1.0) -> Kernel:
+    r"""A bias :math:`u + \sqrt{s}\,b`, :math:`b\sim\mathcal N(0,1)`, added to every unit of a pre-activation.
+
+    NNGP :math:`K+s`; NTK :math:`\Theta+s` (the gradient in :math:`b` is :math:`\sqrt s`),
+    both diagonals :math:`+s`; neural-tangents' ``Dense(b_std=sqrt(s))`` bias term. On raw
+    inputs, ``add_bias(inputs(x1, x2))`` equals ``inputs`` of the inputs with a constant
+    coordinate 1 appended (the ``bias=True`` convention of :func:`pnn_kernel`).
+    """
+    _check_kernel(k, "k")
+    if not _validate.is_traced(scale):
+        scale = _validate.positive_float(scale, "scale")
+    return Kernel(k.nngp + scale, k.ntk + scale, k.var1 + scale, k.var2 + scale)
+
+
 def hadamard(*branches: Kernel) -> Kernel:
     r"""Hadamard product of branches with independent parameters.
 
@@ -323,14 +343,15 @@ DENSE_MAX_BYTES = 4 * 2**30
 _DENSE_FOOTPRINT = {"ntk": 3, "nngp": 3, "both": 12}
 
 
-def _check_dense_size(n1, n2, itemsize, which, max_bytes):
+def _check_dense_size(n1, n2, itemsize, which, max_bytes, family="pnn"):
     """Refuse a dense kernel whose estimated peak memory exceeds ``max_bytes``, naming the blocked alternative."""
     if max_bytes is None:
         return
     max_bytes = _validate.positive_int(max_bytes, "max_bytes")
     need = _DENSE_FOOTPRINT[which] * n1 * n2 * itemsize
     if need > max_bytes:
-        alt = {"ntk": "pnn_ntk_blocked", "nngp": "pnn_nngp_blocked", "both": "pnn_kernel_blocked"}[which]
+        alt = {"ntk": f"{family}_ntk_blocked", "nngp": f"{family}_nngp_blocked",
+               "both": f"{family}_kernel_blocked"}[which]
         raise ValueError(
             f"a dense {n1} x {n2} kernel ({which}) needs about {need / 2**30:.1f} GiB, more than "
             f"max_bytes={max_bytes} ({max_bytes / 2**30:.1f} GiB); use pntk.blocked.{alt} (tiles written "
@@ -464,6 +485,163 @@ def pnn_nngp_cosine(t, degree: int = 1, *, skip: bool = True, activation: str = 
     """The NNGP of :func:`pnn_nngp` between unit vectors with inner product ``t``."""
     degree, skip, activation, bias = _model_options(degree, skip, activation, bias)
     return _pnn_cosine_jit(_cosines(t), degree, skip, activation, bias, "nngp")
+
+
+# ----------------------------------------------------------------------------
+# deep ReLU MLPs: the fair baselines of the spectral chapters
+# ----------------------------------------------------------------------------
+
+MAX_DEPTH = 128
+"""Largest ``depth`` of the ReLU MLP kernels (the layers are unrolled at compile time)."""
+
+
+def _relu_mlp_from_inputs(k: Kernel, depth: int, bias: bool) -> Kernel:
+    """Kernel of ``pntk.models.relu_mlp(depth, width, bias=bias)`` given the kernel of its first pre-activation."""
+    for _ in range(depth - 1):
+        k = dense(relu(k), scale=2.0)
+        if bias:
+            k = add_bias(k)
+    return dense(relu(k), scale=2.0)
+
+
+# depth 1 runs the compiled kernel of pnn_kernel(degree=1): the same layers, but a separately
+# compiled copy rounds differently (XLA contracts a*b + c into fused multiply-adds in other
+# places), by 1 ulp; sharing the kernel makes depth 1 and degree 1 agree bit for bit
+def _relu_mlp_dispatch(x1, x2, depth, bias, which):
+    if depth == 1:
+        return _pnn_kernel_jit(x1, x2, 1, True, "relu", bias, which)
+    return _relu_mlp_jit(x1, x2, depth, bias, which)
+
+
+def _relu_mlp_cosine_dispatch(t, depth, bias, which):
+    if depth == 1:
+        return _pnn_cosine_jit(t, 1, True, "relu", bias, which)
+    return _relu_mlp_cosine_jit(t, depth, bias, which)
+
+
+@functools.partial(jax.jit, static_argnames=("depth", "bias", "which"))
+def _relu_mlp_jit(x1, x2, depth, bias, which):
+    if bias:
+        x1, x2 = _with_bias(x1), _with_bias(x2)
+    k = _relu_mlp_from_inputs(inputs(x1, x2), depth, bias)
+    return k if which == "both" else getattr(k, which)
+
+
+def _mlp_options(depth, bias):
+    return (_validate.positive_int(depth, "depth", maximum=MAX_DEPTH), _validate.boolean(bias, "bias"))
+
+
+def _relu_mlp_kernel(x1, x2, depth, bias, which, max_bytes):
+    depth, bias = _mlp_options(depth, bias)
+    symmetric = x2 is None or x2 is x1
+    x1, x2 = _validate.point_pair(x1, None if symmetric else x2)
+    _check_dense_size(x1.shape[0], x2.shape[0], x1.dtype.itemsize, which, max_bytes, family="relu_mlp")
+    k = _relu_mlp_dispatch(x1, x2, depth, bias, which)
+    for part in (k if isinstance(k, Kernel) else (k,)):
+        if not bool(jnp.all(jnp.isfinite(part))):
+            raise ValueError(
+                f"the depth-{depth} ReLU MLP kernel overflows {jnp.dtype(x1.dtype).name} for these inputs "
+                "(it grows like |x1| |x2|); rescale the inputs or use float64"
+            )
+    if not symmetric or _symmetric_by_construction(x1, bias):
+        return k
+    if which == "both":
+        return k._replace(nngp=_symmetrize(k.nngp), ntk=_symmetrize(k.ntk))
+    return _symmetrize(k)
+
+
+def relu_mlp_kernel(x1, x2=None, depth: int = 1, *, bias: bool = False,
+                    max_bytes: int | None = DENSE_MAX_BYTES) -> Kernel:
+    r"""NNGP and NTK of the ReLU MLP ``pntk.models.relu_mlp(depth, width, bias=...)`` as width :math:`\to\infty`.
+
+    The net has ``depth`` hidden layers of width :math:`m` in the NTK parametrisation of
+    the book's two-layer net (chapter "The neural tangent kernel"), every weight and bias
+    :math:`\mathcal N(0,1)`:
+
+    .. math::
+       u_1 = W_1x\,(+\,b_1),\qquad u_l=\sqrt{2/m}\,W_l\,\sigma(u_{l-1})\,(+\,b_l),\qquad
+       f(x)=\sqrt{2/m}\,c^\top\sigma(u_L).
+
+    ``bias=True`` puts a bias on every hidden pre-activation :math:`u_1,\dots,u_L` and none on
+    the readout: the convention of ``pnn_kernel(..., bias=True)`` (a constant input coordinate
+    1, i.e. a bias on every pre-activation of the first layer) continued to deeper layers. A
+    readout bias would add the constant 1 to the NTK (to :math:`\mu_0` alone on the sphere).
+
+    The recursion (Jacot et al. 2018; Arora et al. 2019, with the arc-cosine kernels
+    :math:`\kappa_1,\kappa_0` of Cho & Saul 2009 applied to the covariance :math:`K_{l}`):
+
+    .. math::
+       K_1=\Theta_1=x^\top x'\,(+1),\qquad
+       K_{l+1}=2\kappa_1(K_l)\,(+1),\quad \Theta_{l+1}=2\bigl[\kappa_1(K_l)+\Theta_l\,\kappa_0(K_l)\bigr]\,(+1),
+
+    and the output kernels are :math:`K=2\kappa_1(K_L)`, :math:`\Theta=2[\kappa_1(K_L)+\Theta_L\kappa_0(K_L)]`.
+    It is composed from the layers of this module (:func:`inputs`, :func:`relu`,
+    :func:`dense` with ``scale=2``, :func:`add_bias`), the same maps that build
+    :func:`pnn_kernel`; ``depth=1`` is ``pnn_kernel(x1, x2, degree=1, bias=bias)``.
+    Without bias the factor 2 keeps the diagonal :math:`K_l(x,x)=\|x\|^2` at every layer, and
+    :math:`\Theta(x,x)=(L+1)\|x\|^2`. Inputs may lie anywhere in :math:`\mathbb R^d`.
+
+    Args:
+      x1: ``(n1, d)`` inputs.
+      x2: ``(n2, d)`` inputs, or ``None`` for ``x1`` (then the result is exactly symmetric).
+      depth: number of hidden layers :math:`L`, an integer in ``[1, MAX_DEPTH]``.
+      bias: biases on the hidden pre-activations (see above).
+      max_bytes: as in :func:`pnn_kernel`.
+
+    Returns:
+      :class:`Kernel` with ``nngp`` and ``ntk`` of shape ``(n1, n2)``.
+
+    Checked in ``tests/test_relu_mlp.py`` against neural-tangents'
+    ``stax.serial(Dense, Relu, ..., Dense)`` (:func:`pntk.reference.relu_mlp_kernel_nt`)
+    and against the finite-width autodiff NTK of ``pntk.models.relu_mlp``.
+    """
+    return _relu_mlp_kernel(x1, x2, depth, bias, "both", max_bytes)
+
+
+def relu_mlp_ntk(x1, x2=None, depth: int = 1, *, bias: bool = False,
+                 max_bytes: int | None = DENSE_MAX_BYTES) -> jax.Array:
+    r"""Infinite-width NTK of the ReLU MLP with ``depth`` hidden layers; see :func:`relu_mlp_kernel`.
+
+    ``depth=1`` is the two-layer ReLU NTK ``pnn_ntk(x1, x2, degree=1)`` = :math:`2[\kappa_1+x^\top x'\kappa_0]`.
+    """
+    return _relu_mlp_kernel(x1, x2, depth, bias, "ntk", max_bytes)
+
+
+def relu_mlp_nngp(x1, x2=None, depth: int = 1, *, bias: bool = False,
+                  max_bytes: int | None = DENSE_MAX_BYTES) -> jax.Array:
+    r"""Infinite-width NNGP covariance of the ReLU MLP with ``depth`` hidden layers; see :func:`relu_mlp_kernel`."""
+    return _relu_mlp_kernel(x1, x2, depth, bias, "nngp", max_bytes)
+
+
+@functools.partial(jax.jit, static_argnames=("depth", "bias", "which"))
+def _relu_mlp_cosine_jit(t, depth, bias, which):
+    return getattr(_relu_mlp_from_inputs(inputs_from_cosine(t, bias=bias), depth, bias), which)
+
+
+def relu_mlp_ntk_cosine(t, depth: int = 1, *, bias: bool = False) -> jax.Array:
+    r"""The NTK of :func:`relu_mlp_ntk` between unit vectors with inner product ``t`` (any shape, values in [-1, 1]).
+
+    On the sphere every layer's variance :math:`K_l(x,x)` is the same for all :math:`x`
+    (1 without bias; :math:`2, 3, \dots` with bias, since each bias adds 1), so the NTK is a
+    dot-product kernel :math:`\Theta(x^\top x')` with and without bias, the function of the
+    cosine that Funk-Hecke needs. Its eigenvalues on :math:`\mathbb S^{d-1}`:
+
+    >>> from pntk import kernels, spectra
+    >>> mu = spectra.sphere_eigenvalues(
+    ...     lambda t: kernels.relu_mlp_ntk_cosine(t, depth=3), dim=3, max_k=40)
+    >>> ratios = mu / mu[0]            # mu_k / mu_0, k = 0..40
+
+    Without bias the diagonal is :math:`\Theta(1)=L+1`; ``relu_mlp_ntk_cosine(t, 1)`` equals
+    ``pnn_ntk_cosine(t, 1)``.
+    """
+    depth, bias = _mlp_options(depth, bias)
+    return _relu_mlp_cosine_dispatch(_cosines(t), depth, bias, "ntk")
+
+
+def relu_mlp_nngp_cosine(t, depth: int = 1, *, bias: bool = False) -> jax.Array:
+    """The NNGP of :func:`relu_mlp_nngp` between unit vectors with inner product ``t``."""
+    depth, bias = _mlp_options(depth, bias)
+    return _relu_mlp_cosine_dispatch(_cosines(t), depth, bias, "nngp")
 
 
 # ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _validate
 
-__all__ = ["neural_tangents", "pnn_stax", "pnn_kernel_nt"]
+__all__ = ["neural_tangents", "pnn_stax", "pnn_kernel_nt", "relu_mlp_stax", "relu_mlp_kernel_nt"]
 
 
 # neural-tangents 0.6.5 predates jax 0.5.3 and touches deprecated jax.core names, at import
@@ -102,4 +102,37 @@ def pnn_kernel_nt(x1, x2=None, degree: int = 1, *, skip: bool = True, activation
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_JAX_CORE_DEPRECATION, category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=_FANIN_WARNING)
+        return kernel_fn(x1, x2, which)
+
+
+def relu_mlp_stax(depth: int, width: int, input_dim: int, *, bias: bool = False):
+    r"""``(init_fn, apply_fn, kernel_fn)`` of ``pntk.models.relu_mlp(depth, width, bias=...)`` in neural-tangents.
+
+    ``stax.serial(Dense(m, W_std=sqrt(d), b_std), Relu(), [Dense(m, W_std=sqrt(2), b_std), Relu()] * (depth - 1),
+    Dense(1, W_std=sqrt(2)))`` with ``b_std = 1`` (bias) or ``None``: ``Dense`` computes
+    :math:`\frac{W_{std}}{\sqrt{n_{in}}}Wh + b_{std}\,b`, so this is
+    :math:`u_1=W_1x+b_1`, :math:`u_l=\sqrt{2/m}\,W_l\sigma(u_{l-1})+b_l`,
+    :math:`f=\sqrt{2/m}\,c^\top\sigma(u_L)` with every weight and bias :math:`\mathcal N(0,1)`.
+    The first-layer bias is neural-tangents' own ``b_std`` (pntk appends an input coordinate
+    instead), and the arc-cosine kernels are neural-tangents' ``Relu``: every part is independent.
+    """
+    depth = _validate.positive_int(depth, "depth")
+    width = _validate.positive_int(width, "width")
+    input_dim = _validate.positive_int(input_dim, "input_dim")
+    b_std = 1.0 if _validate.boolean(bias, "bias") else None
+    stax = neural_tangents().stax
+    layers = [stax.Dense(width, W_std=np.sqrt(input_dim), b_std=b_std), stax.Relu()]
+    for _ in range(depth - 1):
+        layers += [stax.Dense(width, W_std=np.sqrt(2.0), b_std=b_std), stax.Relu()]
+    return stax.serial(*layers, stax.Dense(1, W_std=np.sqrt(2.0)))
+
+
+def relu_mlp_kernel_nt(x1, x2=None, depth: int = 1, *, bias: bool = False, which: str = "ntk"):
+    """neural-tangents' analytic ``kernel_fn`` for the same net as ``pntk.kernels.relu_mlp_ntk``."""
+    x1, x2 = _validate.point_pair(x1, x2)
+    if which not in ("ntk", "nngp"):
+        raise ValueError(f"which must be 'ntk' or 'nngp', got {which!r}")
+    _, _, kernel_fn = relu_mlp_stax(depth, 1, x1.shape[1], bias=bias)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_JAX_CORE_DEPRECATION, category=DeprecationWarning)
         return kernel_fn(x1, x2, which)
