@@ -45,3 +45,43 @@ def test_zonal_target_is_a_sum_of_harmonics_of_the_right_degrees():
     np.testing.assert_allclose(tgt(x), 0.1 * h.sum(axis=0))
     np.testing.assert_allclose(tgt.projections(x), h / np.sqrt(20000))
     assert tgt.gegenbauer_parameter == 1.5
+
+
+def test_normalized_zonal_harmonics_have_unit_energy_and_sum_to_the_target():
+    """sqrt(N(d,k)) C_k/C_k(1) has unit mean square on the sphere (addition theorem)."""
+    from scipy.special import eval_gegenbauer
+
+    from pntk import spectra
+
+    for dim in (3, 5):
+        tgt = data.zonal_harmonic_target(jax.random.key(0), dim, degrees=(1, 3, 6), weight=1.0, normalized=True)
+        # exact mean square by Funk-Hecke-weight quadrature in t = <x, zeta>
+        t, w = np.polynomial.legendre.leggauss(200)
+        dens = (1 - t**2) ** ((dim - 3) / 2)
+        dens /= np.sum(w * dens)
+        for k in tgt.degrees:
+            p = np.sqrt(data.harmonic_count(dim, k)) * eval_gegenbauer(k, (dim - 2) / 2, t) \
+                / eval_gegenbauer(k, (dim - 2) / 2, 1.0)
+            assert abs(np.sum(w * dens * p**2) - 1.0) < 1e-10
+        x = np.asarray(data.sphere(jax.random.key(1), 4000, dim))
+        np.testing.assert_allclose(tgt.components(x).sum(axis=0), tgt(x), rtol=1e-12, atol=1e-12)
+        raw = tgt._replace(normalized=False).harmonics(x)
+        scale = np.array([np.sqrt(data.harmonic_count(dim, k)) / eval_gegenbauer(k, (dim - 2) / 2, 1.0)
+                          for k in tgt.degrees])
+        np.testing.assert_allclose(tgt.harmonics(x), scale[:, None] * raw, rtol=1e-12)
+    assert all(data.harmonic_count(d, k) == spectra.harmonic_multiplicity(d, k) for d in range(2, 12)
+               for k in range(25))
+    # the official-code default is unchanged: unnormalised Gegenbauer polynomials, weight 0.1
+    official = data.zonal_harmonic_target(jax.random.key(0), 5)
+    assert official.normalized is False and official.weight == 0.1
+
+
+def test_zonal_target_argument_checks():
+    import pytest
+
+    with pytest.raises(ValueError, match="weight"):
+        data.zonal_harmonic_target(jax.random.key(0), 3, weight=float("nan"))
+    with pytest.raises(TypeError, match="normalized"):
+        data.zonal_harmonic_target(jax.random.key(0), 3, normalized="yes")
+    with pytest.raises(ValueError, match="dim"):
+        data.harmonic_count(1, 2)

@@ -173,3 +173,61 @@ def test_pnn_spectra_matches_sphere_eigenvalues_for_each_degree():
             np.testing.assert_allclose(row, ref, rtol=1e-8, atol=1e-13 * scale)
             diag = float(kernels.pnn_ntk_cosine(np.ones(1), n)[0])
             np.testing.assert_allclose(nrow * diag, row, rtol=1e-12, atol=1e-15 * scale)
+
+
+def test_prediction_dynamics_matches_linearized_dynamics_on_train_and_test_points():
+    x = np.asarray(data.sphere(jax.random.key(0), 60, 3))
+    xt = np.asarray(data.sphere(jax.random.key(1), 25, 3))
+    k, kt = np.asarray(kernels.pnn_ntk(x, x, 2)), np.asarray(kernels.pnn_ntk(xt, x, 2))
+    y = np.sin(3 * x[:, 0])
+    steps = np.array([0, 1, 7, 100, 5000])
+    eta = 0.9 * frequency.stable_rate(k)  # odd steps oscillate: the sign must be right
+    ref = training.linearized_dynamics(k, y, learning_rate=eta, steps=steps, k_test_train=kt)
+    pred = frequency.prediction_dynamics(k, y, eta, steps, k_eval=np.vstack([k, kt]))
+    np.testing.assert_allclose(pred[:, :60], ref.train_predictions, atol=1e-10)
+    np.testing.assert_allclose(pred[:, 60:], ref.test_predictions, atol=1e-10)
+    assert np.all(pred[0] == 0)
+    # training points by default, and the residual is that of projection_dynamics
+    proj = np.eye(60)[:3]
+    res = frequency.projection_dynamics(k, y, proj, [eta], steps)[0]
+    np.testing.assert_allclose(proj @ (y - frequency.prediction_dynamics(k, y, eta, steps)).T, res.T, atol=1e-10)
+
+
+def test_prediction_dynamics_handles_a_singular_kernel_and_checks_arguments():
+    x = np.asarray(data.sphere(jax.random.key(0), 30, 3))
+    k = x @ x.T  # rank 3: zero eigenvalues use the limit 2 eta s / n of (1 - q^s) / lambda
+    y = x[:, 0] + 0.1
+    pred = frequency.prediction_dynamics(k, y, 0.1, np.array([0, 10, 10_000]))
+    assert np.all(np.isfinite(pred))
+    # the linear part x_0 is in the kernel's range: learned; the constant is not
+    np.testing.assert_allclose(frequency.component_coefficients(x.T, pred[-1]), [1, 0, 0], atol=0.05)
+    with pytest.raises(ValueError, match="k_eval"):
+        frequency.prediction_dynamics(k, y, 0.1, [1], k_eval=np.ones((4, 5)))
+    with pytest.raises(ValueError, match="steps"):
+        frequency.prediction_dynamics(k, y, 0.1, [-1])
+    with pytest.raises(ValueError, match="learning_rate"):
+        frequency.prediction_dynamics(k, y, 0.0, [1])
+
+
+def test_component_coefficients_separate_correlated_components():
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(4, 300))
+    h[1] += 3 * h[0]  # far from orthogonal: inner products mix them, least squares does not
+    c = np.array([0.5, -1.0, 2.0, 0.0])
+    np.testing.assert_allclose(frequency.component_coefficients(h, c @ h), c, atol=1e-12)
+    two = frequency.component_coefficients(h, np.stack([c @ h, 2 * c @ h]))
+    np.testing.assert_allclose(two, [c, 2 * c], atol=1e-12)
+    inner = (h @ (c @ h)) / (h * h).sum(1)
+    assert abs(inner[0] - c[0]) > 0.5  # the naive reading is contaminated
+    with pytest.raises(ValueError, match="harmonics"):
+        frequency.component_coefficients(np.ones((5, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="values"):
+        frequency.component_coefficients(h, np.ones(299))
+
+
+def test_stable_rate_is_n_over_lambda_max():
+    x = np.asarray(data.sphere(jax.random.key(2), 80, 4))
+    k = np.asarray(kernels.pnn_ntk(x, x, 3))
+    assert abs(frequency.stable_rate(k) - training.max_stable_learning_rate(k)) < 1e-9 * frequency.stable_rate(k)
+    with pytest.raises(ValueError, match="positive eigenvalue"):
+        frequency.stable_rate(np.zeros((3, 3)))

@@ -6,6 +6,7 @@ Samplers return ``(n, dim)`` float arrays. Targets map ``(n, d)`` inputs to
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -26,6 +27,7 @@ __all__ = [
     "relative_error",
     "ZonalTarget",
     "zonal_harmonic_target",
+    "harmonic_count",
 ]
 
 
@@ -105,7 +107,7 @@ def mape(y_true, y_pred) -> float:
     r"""Median absolute percentage error, :math:`100\,\mathrm{median}_i |y_i-\hat y_i|/|y_i|`.
 
     The extrapolation metric of Xu et al. and of the paper's code (a *median*,
-    not a mean; paper digest §5). Points with :math:`y_i = 0` are refused.
+    not a mean; official code LIONS-EPFL/pntk, ``mape()`` in ``extra/main_cos.py``). Points with :math:`y_i = 0` are refused.
     """
     y_true = np.asarray(_validate.vector(y_true, "y_true"))
     y_pred = np.asarray(_validate.vector(y_pred, "y_pred", length=y_true.shape[0]))
@@ -130,34 +132,71 @@ def relative_error(estimate, exact) -> float:
 
 
 class ZonalTarget(NamedTuple):
-    r"""A sum of zonal harmonics :math:`f^*(x)=\sum_{k}w\,P_k(\langle x,\zeta_k\rangle)` on :math:`\mathbb S^{d-1}`."""
+    r"""A sum of zonal harmonics :math:`f^*(x)=\sum_{k}w\,P_k(\langle x,\zeta_k\rangle)` on :math:`\mathbb S^{d-1}`.
+
+    With ``normalized=False`` (the official code LIONS-EPFL/pntk, ``spectral/main.py``)
+    :math:`P_k=C_k^{(\alpha)}` is the unnormalised Gegenbauer polynomial, whose size grows
+    fast with :math:`k` (:math:`C_{12}^{(4)}(1)=\binom{19}{12}=50\,388` in :math:`d=10`).
+    With ``normalized=True`` it is the *equal-energy* harmonic
+    :math:`\sqrt{N(d,k)}\,C_k^{(\alpha)}/C_k^{(\alpha)}(1)`, which for the correct
+    :math:`\alpha=(d-2)/2` has :math:`\int P_k^2\,\mathrm d\omega = 1` for the
+    uniform probability measure (addition theorem; book chapter "Learning speed per
+    frequency").
+    """
 
     degrees: tuple
     zetas: np.ndarray  # (K, d) unit vectors
     weight: float
     gegenbauer_parameter: float
+    normalized: bool = False
 
     def harmonics(self, x) -> np.ndarray:
-        """``(K, n)`` values :math:`P_k(\\langle x_i,\\zeta_k\\rangle)` (Gegenbauer :math:`C_k^{(\\alpha)}`, unnormalised as in the code)."""
+        r"""``(K, n)`` values :math:`P_k(\langle x_i,\zeta_k\rangle)` (see the class docstring for the two scalings)."""
         x = np.asarray(_validate.points(x, "x", dim=self.zetas.shape[1]))
-        return np.stack([eval_gegenbauer(k, self.gegenbauer_parameter, x @ z) for k, z in zip(self.degrees, self.zetas)])
+        alpha = self.gegenbauer_parameter
+        rows = []
+        for k, z in zip(self.degrees, self.zetas):
+            row = eval_gegenbauer(k, alpha, x @ z)
+            if self.normalized:
+                row = row * (math.sqrt(harmonic_count(x.shape[1], k)) / eval_gegenbauer(k, alpha, 1.0))
+            rows.append(row)
+        return np.stack(rows)
 
     def __call__(self, x) -> np.ndarray:
         return self.weight * self.harmonics(x).sum(axis=0)
 
+    def components(self, x) -> np.ndarray:
+        r"""``(K, n)`` rows :math:`w\,P_k(\langle x_i,\zeta_k\rangle)`: the target's terms, summing to :math:`f^*(x)`."""
+        return self.weight * self.harmonics(x)
+
     def projections(self, x) -> np.ndarray:
-        r"""``(K, n)`` rows :math:`P_k(\langle X,\zeta_k\rangle)/\sqrt n`: ``rows @ (y - f)`` is the paper's :math:`a_k(t)`."""
+        r"""``(K, n)`` rows :math:`P_k(\langle X,\zeta_k\rangle)/\sqrt n`: ``rows @ (y - f)`` is the paper's :math:`a_k(s)`."""
         h = self.harmonics(x)
         return h / np.sqrt(h.shape[1])
 
 
+def harmonic_count(dim: int, k: int) -> int:
+    r""":math:`N(d,k)`, the dimension of the degree-:math:`k` spherical harmonics on :math:`\mathbb S^{d-1}`.
+
+    :math:`N(d,0)=1` and :math:`N(d,k)=\frac{2k+d-2}{k}\binom{k+d-3}{k-1}` for :math:`k\ge1`
+    (the same number as :func:`pntk.spectra.harmonic_multiplicity`).
+    """
+    dim = _validate.positive_int(dim, "dim", minimum=2)
+    k = _validate.positive_int(k, "k", minimum=0)
+    if k == 0:
+        return 1
+    return (2 * k + dim - 2) * math.comb(k + dim - 3, k - 1) // k
+
+
 def zonal_harmonic_target(key, dim: int, degrees=(1, 3, 4, 5, 8, 12), *, weight: float = 0.1,
-                          gegenbauer_parameter: float | None = None) -> ZonalTarget:
-    r"""The spectral-bias target of the paper's code (digest §5.8), with random directions :math:`\zeta_k`.
+                          gegenbauer_parameter: float | None = None, normalized: bool = False) -> ZonalTarget:
+    r"""The spectral-bias target of the official code (LIONS-EPFL/pntk, ``spectral/main.py``), with random directions :math:`\zeta_k`.
 
     ``gegenbauer_parameter`` defaults to the correct :math:`(d-2)/2`, for which
     each term is a pure degree-:math:`k` spherical harmonic on :math:`\mathbb S^{d-1}`;
-    the official code used :math:`(d-1)/2`.
+    the official code used :math:`(d-1)/2`. ``normalized=True`` scales every term to
+    unit :math:`L^2` norm (equal energy per frequency, see :class:`ZonalTarget`); the
+    official code does not.
     """
     key = _validate.prng_key(key)
     dim = _validate.positive_int(dim, "dim", minimum=2)
@@ -165,5 +204,9 @@ def zonal_harmonic_target(key, dim: int, degrees=(1, 3, 4, 5, 8, 12), *, weight:
     if not degrees:
         raise ValueError("degrees must contain at least one harmonic degree")
     alpha = (dim - 2) / 2 if gegenbauer_parameter is None else _validate.nonnegative_float(gegenbauer_parameter, "gegenbauer_parameter")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(weight):
+        raise ValueError(f"weight must be a finite real number, got {weight!r}")
+    normalized = _validate.boolean(normalized, "normalized")
     zetas = np.asarray(sphere(key, len(degrees), dim))
-    return ZonalTarget(degrees, zetas, float(weight), float(alpha))
+    return ZonalTarget(degrees, zetas, float(weight), float(alpha), normalized)

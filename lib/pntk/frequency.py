@@ -1,7 +1,8 @@
 r"""Spectral bias of polynomial nets: eigenvalues per frequency and learning speed per frequency.
 
-Book chapter "Spectral bias: eigenvalue decay and learning speed per frequency"
-(paper digest §4.4, §5.8, §5.9).
+Book chapters "Spectra of polynomial-net NTKs" (``book/spectra.md``) and "Learning speed
+per frequency" (``book/learning_speed.md``); the experiment of the official code
+LIONS-EPFL/pntk, ``spectral/main.py``.
 
 On the sphere :math:`\mathbb S^{d-1}` the NTK of a bias-free polynomial net is a
 dot-product kernel :math:`\Theta(x,x')=\Theta(t)`, :math:`t=x^\top x'`. By the
@@ -51,6 +52,9 @@ __all__ = [
     "learning_time",
     "gegenbauer_energy",
     "projection_dynamics",
+    "prediction_dynamics",
+    "component_coefficients",
+    "stable_rate",
 ]
 
 DEFAULT_NODES = 512
@@ -82,8 +86,8 @@ def pnn_spectrum(degree: int, dim: int, max_k: int, *, normalize: bool = False, 
                  num_nodes: int = DEFAULT_NODES) -> np.ndarray:
     r"""Funk-Hecke eigenvalues :math:`\mu_0,\dots,\mu_{\max k}` of the degree-``degree`` PNN NTK on :math:`\mathbb S^{\dim-1}`.
 
-    The kernel is :func:`pntk.kernels.pnn_ntk_cosine` (ReLU CCP with skip, paper
-    digest §3.3). With ``normalize=True`` it is divided by its diagonal value
+    The kernel is :func:`pntk.kernels.pnn_ntk_cosine` (ReLU CCP with skip, book
+    chapter "The NTK of a polynomial net"). With ``normalize=True`` it is divided by its diagonal value
     :math:`\Theta(1)` first (a kernel with unit diagonal, trace 1), which removes
     the growth of the kernel's scale with the degree and leaves only its shape.
     ``bias=True`` uses the net with a bias (a constant input coordinate); that
@@ -191,7 +195,7 @@ class ParityExponents(NamedTuple):
 def parity_exponents(mu, k_min: int, k_max: int | None = None, *, zero_tol: float = 1e-10) -> ParityExponents:
     r"""Least-squares slopes of :math:`\log\mu_k` against :math:`\log k` on :math:`k\in[k_{\min},k_{\max}]`, even and odd :math:`k` apart.
 
-    By Bietti & Bach (paper digest §4.4) an endpoint singularity
+    By Bietti & Bach (2021) an endpoint singularity
     :math:`c_{\pm1}s^{\nu}` of the kernel at :math:`t=\pm1` gives
     :math:`\mu_k\sim C\,(c_1+(-1)^k c_{-1})\,k^{-d-2\nu+1}`: the two parities can
     have different constants (or one can vanish), so they are fitted apart.
@@ -280,7 +284,7 @@ def gegenbauer_energy(k: int, alpha: float, dim: int, *, num_nodes: int = DEFAUL
     as a kernel) :math:`g=\sum_j c_j N(d,j)P_j^{(d)}(\langle x,\zeta\rangle)`, and
     the degree-:math:`j` energy is :math:`N(d,j)c_j^2`. For the correct parameter
     :math:`\alpha=(d-2)/2` all energy is at :math:`j=k`; the official code's
-    :math:`\alpha=(d-1)/2` leaks into :math:`j=k-2,k-4,\dots` (paper digest §5.8, gotcha i).
+    :math:`\alpha=(d-1)/2` leaks into :math:`j=k-2,k-4,\dots` (official code LIONS-EPFL/pntk, ``spectral/main.py``).
     """
     k = _validate.positive_int(k, "k", minimum=0)
     alpha = _validate.nonnegative_float(alpha, "alpha")
@@ -342,3 +346,94 @@ def projection_dynamics(k_train, y, projections, learning_rates, steps, *, f0_tr
         decay = np.sign(q)[None, :] ** (t[:, None] % 2) * np.abs(q)[None, :] ** t[:, None].astype(float)
         out[i] = np.einsum("rj,jt,tkj->trk", decay, coef, pv)
     return out[:, 0] if single else out
+
+
+def prediction_dynamics(k_train, y, learning_rate: float, steps, *, k_eval=None) -> np.ndarray:
+    r"""Predictions :math:`f_s` of the linearised net after each of ``steps`` gradient-descent steps, from :math:`f_0=0`.
+
+    With :math:`\Theta(X,X)=V\Lambda V^\top` and :math:`q=1-2\eta\lambda/n` (mean
+    squared error, :mod:`pntk.training`):
+
+    .. math:: f_s(x) = \Theta(x,X)\,V\,\mathrm{diag}\Bigl(\frac{1-q^s}{\lambda}\Bigr)V^\top y,
+
+    with the limit :math:`2\eta s/n` of :math:`(1-q^s)/\lambda` at :math:`\lambda=0`. At
+    the training points this is :math:`f_s(X)=V\,\mathrm{diag}(1-q^s)\,V^\top y`, the
+    complement of the residual of :func:`projection_dynamics`; on fresh points it is
+    what the net *predicts*, which tells learning apart from interpolation of the sample
+    (book chapter "Learning speed per frequency"). The same closed form as
+    :func:`pntk.training.linearized_dynamics`, with scipy's faster eigensolver.
+
+    Args:
+      k_train: ``(n, n)`` kernel :math:`\Theta(X,X)`.
+      y: ``(n,)`` targets.
+      learning_rate: :math:`\eta>0`.
+      steps: ``(R,)`` non-negative integer step numbers :math:`s`.
+      k_eval: ``(n_eval, n)`` kernel :math:`\Theta(x,X)` between the points where the
+        predictions are wanted and the training points (default: ``k_train``, the
+        training points). Stack rows to get several sets of points from one
+        eigendecomposition.
+
+    Returns:
+      ``(R, n_eval)`` array of :math:`f_s(x)`.
+    """
+    k = np.asarray(_validate.square_matrix(k_train, "k_train"))
+    n = k.shape[0]
+    y = np.asarray(_validate.vector(y, "y", length=n))
+    learning_rate = _validate.positive_float(learning_rate, "learning_rate")
+    t = np.atleast_1d(np.asarray(steps))
+    if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer) or np.any(t < 0):
+        raise ValueError("steps must be a non-negative integer or a 1-D array of them")
+    ke = k if k_eval is None else np.asarray(k_eval, dtype=float)
+    if ke.ndim != 2 or ke.shape[1] != n or not np.all(np.isfinite(ke)):
+        raise ValueError(f"k_eval must be a finite array of shape (n_eval, {n}), got {np.shape(k_eval)}")
+    lam, v = scipy.linalg.eigh(k, driver="evr")
+    lam = np.clip(lam, 0.0, None)
+    q = 1.0 - 2.0 * learning_rate * lam / n
+    s = t[:, None].astype(float)
+    decay = np.sign(q)[None, :] ** (t[:, None] % 2) * np.abs(q)[None, :] ** s
+    safe = np.where(lam > 0, lam, 1.0)
+    gain = np.where(lam[None, :] > 0, (1.0 - decay) / safe[None, :], 2.0 * learning_rate * s / n)
+    dual = (gain * (v.T @ y)[None, :]) @ v.T  # (R, n): Theta(X,X)^{-1}-like weights at each step
+    return dual @ ke.T
+
+
+def component_coefficients(harmonics, values) -> np.ndarray:
+    r"""Least-squares coefficients :math:`c` of ``values`` on the rows of ``harmonics``: :math:`\min_c\|H^\top c - v\|`.
+
+    ``harmonics`` is a ``(K, n)`` matrix of sampled functions (for example
+    :meth:`pntk.data.ZonalTarget.components` at the points) and ``values`` is
+    ``(n,)`` or ``(R, n)``. Unlike the inner products :math:`\langle h_k, v\rangle`
+    of the paper's :math:`a_k`, the coefficients separate the components even
+    where their sampled vectors are far from orthogonal: if
+    :math:`v=\sum_k c_k h_k` exactly, the result is :math:`c`. Applied to a
+    predictor on fresh points with :math:`h_k` the target's components there,
+    :math:`c_k=1` means the component is learned and :math:`c_k=0` that nothing of
+    it is predicted (book chapter "Learning speed per frequency").
+
+    Returns ``(K,)`` or ``(R, K)``.
+    """
+    h = np.asarray(harmonics, dtype=float)
+    if h.ndim != 2 or h.shape[0] > h.shape[1] or not np.all(np.isfinite(h)):
+        raise ValueError(f"harmonics must be a finite (K, n) array with K <= n, got shape {h.shape}")
+    v = np.asarray(values, dtype=float)
+    if v.ndim not in (1, 2) or v.shape[-1] != h.shape[1] or not np.all(np.isfinite(v)):
+        raise ValueError(f"values must be a finite array of shape ({h.shape[1]},) or (R, {h.shape[1]}), got {v.shape}")
+    coef, *_ = np.linalg.lstsq(h.T, v.T, rcond=None)
+    return coef.T
+
+
+def stable_rate(k_train) -> float:
+    r"""The largest stable learning rate :math:`n/\lambda_{\max}` of gradient descent on the mean squared error with kernel ``k_train``.
+
+    Gradient descent multiplies the residual along the top eigenvector by
+    :math:`1-2\eta\lambda_{\max}/n`, which stays in :math:`(-1,1)` iff
+    :math:`\eta<n/\lambda_{\max}`. A rate :math:`\rho\,n/\lambda_{\max}` puts every
+    net at the same fraction :math:`\rho` of its own limit, the fair comparison of
+    the chapter "Learning speed per frequency" (:func:`pntk.training.max_stable_learning_rate`
+    with scipy's eigensolver).
+    """
+    k = np.asarray(_validate.square_matrix(k_train, "k_train"))
+    lam_max = float(scipy.linalg.eigh(k, eigvals_only=True, subset_by_index=[k.shape[0] - 1, k.shape[0] - 1])[0])
+    if not lam_max > 0:
+        raise ValueError("k_train has no positive eigenvalue")
+    return k.shape[0] / lam_max
