@@ -227,3 +227,32 @@ def test_half_line_polyfit_argument_validation():
         cv.half_line_polyfit(np.ones(2), np.ones(2), np.ones(3), 0)
     with pytest.raises(ValueError, match="y"):
         cv.half_line_polyfit(np.ones(2), np.ones(3), np.ones(3), 1)
+
+
+# --- the finite-width NNGP ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_empirical_nngp_is_the_feature_gram_matrix(points, skip):
+    init, apply = models.pnn(3, 64, skip=skip)
+    params = init(jax.random.key(1), points.shape[1])
+    w = np.asarray(params["W"])
+    pre = np.einsum("nmd,bd->nbm", w, points)
+    rest = 1 + np.maximum(pre[1:], 0) if skip else np.maximum(pre[1:], 0)
+    h = np.maximum(pre[0], 0) * np.prod(rest, axis=0)
+    np.testing.assert_allclose(cv.empirical_nngp(params, points, skip=skip), 2 / 64 * h @ h.T, rtol=1e-12)
+    # the output is sqrt(2/m) c^T h: its covariance over the readout c is the empirical NNGP
+    c_draws = np.asarray(jax.random.normal(jax.random.key(2), (20000, 64)))
+    outs = np.sqrt(2 / 64) * c_draws @ h.T
+    np.testing.assert_allclose(outs.T @ outs / len(c_draws), cv.empirical_nngp(params, points, skip=skip),
+                               rtol=0.1, atol=0.05 * np.abs(h @ h.T).max() * 2 / 64)
+
+
+def test_nngp_error_falls_with_width(points):
+    errors = cv.nngp_convergence(jax.random.key(3), points, [1, 3], [16, 4096], 3)
+    assert errors.shape == (3, 2, 2)
+    assert np.all(errors.mean(axis=0)[:, 1] < 0.3 * errors.mean(axis=0)[:, 0])
+    with pytest.raises(ValueError, match="at least one"):
+        cv.nngp_convergence(jax.random.key(3), points, [], [16], 1)
+    init, _ = models.pnn(2, 8)
+    with pytest.raises(ValueError, match="coordinates"):
+        cv.empirical_nngp(init(jax.random.key(0), 3), points)

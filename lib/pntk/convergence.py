@@ -29,7 +29,10 @@ Polynomial-nets chapter:
 NTK-of-a-polynomial-net chapter (``book/pnn_ntk.md``):
 
 * :func:`half_line_polyfit` — least squares by polynomials through 0 on each half-line, which is
-  NTK kernel regression with a bias-free polynomial net in one dimension.
+  NTK kernel regression with a bias-free polynomial net in one dimension;
+* :func:`empirical_nngp` and :func:`nngp_convergence` — the finite-width NNGP
+  :math:`\frac2m\sum_i h_{N,i}(x)h_{N,i}(x')` and its relative error against
+  :func:`pntk.kernels.pnn_nngp` over widths and seeds.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ __all__ = [
     "polyfit_residuals",
     "init_outputs",
     "half_line_polyfit",
+    "empirical_nngp",
+    "nngp_convergence",
 ]
 
 
@@ -448,3 +453,63 @@ def half_line_polyfit(x, y, x_eval, degree: int) -> np.ndarray:
         coeffs = np.linalg.lstsq(x[train, None] ** powers, y[train], rcond=None)[0]
         out[evaluate] = (x_eval[evaluate, None] ** powers) @ coeffs
     return out
+
+
+def empirical_nngp(params, x1, x2=None, *, skip: bool = True, activation: str = "relu",
+                   bias: bool = False) -> np.ndarray:
+    r"""Finite-width NNGP :math:`\hat K_m(x,x')=\frac2m\sum_{i=1}^m h_{N,i}(x)\,h_{N,i}(x')` of ``pntk.models.pnn``.
+
+    :math:`h_{N,i}=\prod_n F_{n,i}` with :math:`F_{1,i}=\phi(w_{1,i}^\top x)` and
+    :math:`F_{n,i}=1+\phi(w_{n,i}^\top x)` (skip) or :math:`\phi(w_{n,i}^\top x)` (no skip), :math:`n\ge2`.
+    It is the readout part of the finite-width NTK and the empirical covariance of the
+    output over the readout :math:`c\sim\mathcal N(0,I)`; as :math:`m\to\infty` it tends to
+    :math:`2\kappa_1\beta^{N-1}` (:func:`pntk.kernels.pnn_nngp`; lemma ``pnnntk-lem-nngp`` of the
+    chapter "The NTK of a polynomial net") at the Monte Carlo rate :math:`m^{-1/2}`.
+    The degree and width are read from ``params["W"]``; returns an ``(n1, n2)`` array.
+    """
+    w, _ = _params(params)
+    skip = _validate.boolean(skip, "skip")
+    activation = _validate.activation(activation)
+    bias = _validate.boolean(bias, "bias")
+    x1, x2 = _validate.point_pair(x1, x2)
+    features = []
+    for x in (x1, x2):
+        x = np.asarray(x, dtype=float)
+        if bias:
+            x = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)
+        if x.shape[1] != w.shape[2]:
+            raise ValueError(f"inputs have {x.shape[1]} coordinates (with bias={bias}), params['W'] expects {w.shape[2]}")
+        pre = np.matmul(x, w.transpose(0, 2, 1))  # (N, n, m)
+        f = np.maximum(pre, 0.0) if activation == "relu" else pre
+        if skip:
+            f[1:] += 1.0
+        features.append(np.prod(f, axis=0))  # (n, m)
+    return 2.0 / w.shape[1] * features[0] @ features[1].T
+
+
+def nngp_convergence(key, x, degrees, widths, num_seeds: int, *, skip: bool = True,
+                     activation: str = "relu", bias: bool = False) -> np.ndarray:
+    r"""Relative Frobenius errors :math:`\|\hat K_m-K\|_F/\|K\|_F` of :func:`empirical_nngp` on ``x``.
+
+    For each seed one net of the largest degree and width is drawn (keys split from
+    ``key``); the degree-:math:`N`, width-:math:`m` net is its first :math:`N` branches and
+    :math:`m` units (:func:`subnet`), an exact initialisation of ``pnn(N, m)``.
+    Returns an array of shape ``(num_seeds, len(degrees), len(widths))``.
+    """
+    key = _validate.prng_key(key)
+    x = _validate.points(x, "x")
+    num_seeds = _validate.positive_int(num_seeds, "num_seeds")
+    degrees = [_validate.positive_int(int(n) if isinstance(n, np.integer) else n, "degrees") for n in degrees]
+    widths = [_validate.positive_int(int(m) if isinstance(m, np.integer) else m, "widths") for m in widths]
+    if not degrees or not widths:
+        raise ValueError("degrees and widths must each contain at least one value")
+    opts = dict(skip=skip, activation=activation, bias=bias)
+    init_fn, _ = models.pnn(max(degrees), max(widths), **opts)
+    errors = np.empty((num_seeds, len(degrees), len(widths)))
+    for s, k in enumerate(jax.random.split(key, num_seeds)):
+        full = init_fn(k, x.shape[1])
+        for i, n in enumerate(degrees):
+            exact = np.asarray(kernels.pnn_nngp(x, x, n, **opts))
+            for j, m in enumerate(widths):
+                errors[s, i, j] = data.relative_error(empirical_nngp(subnet(full, m, degree=n), x, **opts), exact)
+    return errors
