@@ -12,10 +12,11 @@ HERE := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 # The execution cache keys each chapter on its own source only, and Sphinx re-reads only changed
 # sources: a change to the library (or to the pinned environment) must not leave pages with outputs
 # the current code would not compute, so it empties the cache and the Sphinx environments of every
-# build, and every chapter runs again.
+# build, and every chapter runs again. So do new benchmark results: the teaching page shows them
+# (book/teaching.md reads bench/results/latest.json when it runs).
 CACHE := _build/.jupyter_cache
 CACHE_KEY := _build/.cache-key
-$(CACHE_KEY): $(wildcard $(HERE)lib/pntk/*.py) $(HERE)requirements.txt $(HERE)postBuild
+$(CACHE_KEY): $(wildcard $(HERE)lib/pntk/*.py) $(HERE)requirements.txt $(HERE)postBuild $(wildcard $(HERE)bench/results/latest.json)
 	rm -rf $(CACHE) _build/.doctrees _build/jupyter_execute $(OFFLINE) $(STUDENT)
 	mkdir -p _build && touch $@
 

@@ -10,6 +10,11 @@ measurement) and regenerates BENCHMARKS.md from them. Sections:
   widgets    one slider change of each widget of pntk.widgets.BENCH_CASES, JIT warm
   training   the spectral-bias chapter's linearised dynamics (closed form) and gradient descent
   chapters   per-chapter execution time (tests/chapters.py, a fresh kernel each)
+  binder     Binder's limits (1 CPU, 2 GB): each chapter in a fresh process pinned to one CPU (its
+             kernel inherits the affinity): wall time, the kernel's CPU time and the kernel's peak
+             RSS (getrusage(RUSAGE_CHILDREN) after the kernel exits); both live explorers' update
+             latency on one CPU. `--chapters book/a.md ...` measures only those chapters and keeps
+             the other chapters' rows of the previous run (each row has its own date and commit)
   book       (--book) full jupyter-book build of a /tmp copy, cold and with the cache warm
   large      (--large) pntk.blocked Gram matrix of n = 20000, time and peak RSS
 
@@ -27,6 +32,7 @@ import json
 import os
 import pathlib
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -91,6 +97,7 @@ def machine_info() -> dict:
         cores = os.cpu_count()
     return {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "commit": git_commit(),
         "cpu_model": _cpu_model(),
         "cores_available": cores,
         "cpu_count": os.cpu_count(),
@@ -466,6 +473,108 @@ def section_chapters(quick: bool, log) -> dict:
     return {"rows": rows}
 
 
+# ----------------------------------------------------------------------------
+# Binder's limits: one CPU, 2 GB of memory
+# ----------------------------------------------------------------------------
+
+BINDER_MEMORY_MB = 2048        # a mybinder.org session: 2 GB for the whole container ...
+BINDER_KERNEL_BUDGET_MB = 1536  # ... of which a chapter's kernel may use 75 % (the Jupyter server
+                                # and the rest of the container need the remainder)
+CHAPTER_SUBSET: list[str] | None = None  # --chapters: measure only these
+
+
+def git_commit() -> str | None:
+    """The commit the benchmarked tree is at (``git rev-parse HEAD``), or None outside a checkout."""
+    try:
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() or None
+
+
+def _changed_since_commit(path: pathlib.Path) -> bool | None:
+    """Whether the chapter ``path``, the library or the environment differ from the commit (then the
+    row measured uncommitted code)."""
+    try:
+        proc = subprocess.run(["git", "status", "--porcelain", "--", str(path), "lib/pntk", "requirements.txt",
+                               "postBuild"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
+def one_cpu() -> int:
+    """Pin this process (and every process it starts, e.g. a Jupyter kernel) to one CPU, as
+    ``taskset -c`` does; returns the CPU. XLA and OpenBLAS size their thread pools from the affinity."""
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def chapter_case(path: str) -> dict:
+    """Execute one chapter in this (fresh) process as the build does (tests/chapters.py). The Jupyter
+    kernel is this process's child: once nbclient has shut it down and reaped it,
+    getrusage(RUSAGE_CHILDREN) holds its peak RSS and CPU time."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import chapters
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = chapters.execute(pathlib.Path(path).resolve())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"seconds": seconds, "kernel_peak_mb": after.ru_maxrss / 1024,  # Linux: kB
+            "kernel_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+            "client_peak_mb": _rss_mb(), "cpus": sorted(os.sched_getaffinity(0))}
+
+
+def section_binder(quick: bool, log) -> dict:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import chapters
+
+    commit, date = git_commit(), datetime.datetime.now().isoformat(timespec="seconds")
+    toc = [p for p in chapters.toc_chapters() if chapters.is_notebook(p)]
+    if CHAPTER_SUBSET:
+        wanted = {(ROOT / c).resolve() for c in CHAPTER_SUBSET}
+        toc = [p for p in toc if p.resolve() in wanted]
+    rows = []
+    for path in toc:
+        rel = path.relative_to(ROOT).as_posix()
+        res = _subprocess_json(["--one-cpu", "--chapter-case", rel], timeout=1800)
+        if "error" in res:  # the kernel's traceback comes with terminal colours
+            res["error"] = re.sub(r"\x1b\[[0-9;]*m", "", res["error"])
+        row = {"chapter": rel, "date": date, "commit": commit, "changed_since_commit": _changed_since_commit(path),
+               **res}
+        rows.append(row)
+        log(f"  binder chapter {path.name} on one CPU: " + (
+            f"{res['seconds']:.1f} s, kernel CPU {res['kernel_cpu_s']:.1f} s, kernel peak {res['kernel_peak_mb']:.0f} MB"
+            if "seconds" in res else f"FAILED {res.get('error', '')}"))
+    explorers = _subprocess_json(["--one-cpu", "--widgets-case", "1" if quick else "0"], timeout=1800)
+    if "widgets" in explorers:
+        explorers = {name: {k: v for k, v in r.items()} for name, r in explorers["widgets"].items()}
+        for name, r in explorers.items():
+            log(f"  binder explorer {name} on one CPU: median {r['median_s']:.3f} s, max {r['max_s']:.3f} s")
+    elif "error" in explorers:
+        explorers = {"skipped": f"explorer benchmark failed: {explorers['error']}"}
+    return {"rows": rows, "explorers": explorers, "explorers_date": date, "explorers_commit": commit,
+            "memory_limit_mb": BINDER_MEMORY_MB, "kernel_budget_mb": BINDER_KERNEL_BUDGET_MB,
+            "cpu_model": _cpu_model(), "subset": CHAPTER_SUBSET}
+
+
+def merge_binder_rows(new: dict, old: dict | None) -> dict:
+    """A run of some chapters (--chapters) keeps the previous rows of the others, each with its own
+    date and commit; rows of chapters no longer in the table of contents are dropped."""
+    if not old or not new.get("subset"):
+        return new
+    sys.path.insert(0, str(ROOT / "tests"))
+    import chapters
+
+    toc = [p.relative_to(ROOT).as_posix() for p in chapters.toc_chapters() if chapters.is_notebook(p)]
+    measured = {r["chapter"] for r in new["rows"]}
+    kept = [r for r in old.get("rows", []) if r["chapter"] not in measured and r["chapter"] in toc]
+    order = {c: i for i, c in enumerate(toc)}
+    new["rows"] = sorted(new["rows"] + kept, key=lambda r: order.get(r["chapter"], len(order)))
+    return new
+
+
 def section_book(quick: bool, log) -> dict:
     """Full build of a /tmp copy (never the shared _build): cold, then again with the execution cache warm."""
     jb = pathlib.Path(PYTHON).parent / "jupyter-book"
@@ -523,10 +632,11 @@ SECTIONS = {
     "training": section_training,
     "profile": section_profile,
     "chapters": section_chapters,
+    "binder": section_binder,
     "book": section_book,
     "large": section_large,
 }
-DEFAULT = ("kernels", "profile", "spectrum", "widgets", "training", "chapters")
+DEFAULT = ("kernels", "profile", "spectrum", "widgets", "training", "chapters", "binder")
 
 
 # ----------------------------------------------------------------------------
@@ -641,6 +751,37 @@ def tables(results: dict) -> str:
         for r in s["rows"]:
             out.append(f"| {r['chapter']} | {r['seconds']:.1f} |" if "seconds" in r else f"| {r['chapter']} | error: {r['error'][:80]} |")
         out.append("")
+    if "binder" in sec:
+        s = sec["binder"]
+        out.append(f"### Binder's limits: one CPU, {s.get('memory_limit_mb', BINDER_MEMORY_MB)} MB (target: kernel peak "
+                   f"< {s.get('kernel_budget_mb', BINDER_KERNEL_BUDGET_MB)} MB, kernel CPU time < 60 s){note(s)}\n")
+        out.append("Each chapter in a fresh process pinned to one CPU (its Jupyter kernel inherits the affinity, "
+                   "as under `taskset -c 0`): wall time of its cells, the kernel's CPU time (less sensitive to other "
+                   "jobs) and the kernel's peak resident memory. Date and commit per row (a * marks a row measured "
+                   "while the chapter, lib/pntk, requirements.txt or postBuild differed from that commit).\n")
+        out.append("| chapter | one CPU | kernel CPU | kernel peak memory | date | commit |")
+        out.append("|---|---:|---:|---:|---|---|")
+        for r in s["rows"]:
+            star = "*" if r.get("changed_since_commit") else ""
+            if "seconds" in r:
+                out.append(f"| {r['chapter']} | {r['seconds']:.1f} s | {r['kernel_cpu_s']:.1f} s | "
+                           f"{_fmt_mb(r['kernel_peak_mb'])} | {r['date']} | {(r['commit'] or '?')[:10]}{star} |")
+            else:
+                out.append(f"| {r['chapter']} | error: {r.get('error', '')[:80].replace('|', '/')} | | | {r['date']} | "
+                           f"{(r['commit'] or '?')[:10]}{star} |")
+        ex = s.get("explorers", {})
+        if "skipped" in ex:
+            out.append(f"\nLive explorers on one CPU: skipped: {ex['skipped']}")
+        elif ex:
+            out.append(f"\nLive explorers on one CPU ({s.get('explorers_date')}, commit "
+                       f"{(s.get('explorers_commit') or '?')[:10]}): one slider change, JIT warm, each setting's first "
+                       "visit.\n")
+            out.append("| explorer | settings | median | max | cache hit |")
+            out.append("|---|---:|---:|---:|---:|")
+            for name, r in ex.items():
+                out.append(f"| {name} | {r['settings']} | {_fmt_s(r['median_s'])} | {_fmt_s(r['max_s'])} | "
+                           f"{_fmt_s(r['cache_hit_median_s'])} |")
+        out.append("")
     if "book" in sec:
         s = sec["book"]
         out.append(f"### Full book build (target: cold < 10 min){note(s)}\n")
@@ -702,6 +843,23 @@ def targets(results: dict) -> list[str]:
             worst = max(done, key=lambda r: r["seconds"])
             lines.append(f"chapters: slowest {worst['chapter']} {worst['seconds']:.1f} s "
                          f"({'met' if worst['seconds'] < TARGETS['chapter_s'] else 'MISSED'}, target < 60 s)")
+    if "binder" in sec:
+        done = [r for r in sec["binder"]["rows"] if "kernel_peak_mb" in r]
+        if done:
+            worst = max(done, key=lambda r: r["kernel_peak_mb"])
+            budget = sec["binder"].get("kernel_budget_mb", BINDER_KERNEL_BUDGET_MB)
+            over = [r["chapter"] for r in done if r["kernel_peak_mb"] >= budget]
+            lines.append(f"Binder memory: largest kernel peak {worst['chapter']} {worst['kernel_peak_mb']:.0f} MB "
+                         f"({'met' if not over else 'MISSED by ' + ', '.join(over)}, target < {budget} MB of "
+                         f"Binder's {sec['binder'].get('memory_limit_mb', BINDER_MEMORY_MB)} MB)")
+            slow = max(done, key=lambda r: r["kernel_cpu_s"])
+            lines.append(f"Binder time: largest kernel CPU time on one CPU {slow['chapter']} "
+                         f"{slow['kernel_cpu_s']:.1f} s ({slow['seconds']:.1f} s wall) "
+                         f"({'met' if slow['kernel_cpu_s'] < TARGETS['chapter_s'] else 'MISSED'}, target < 60 s "
+                         "of kernel CPU time: wall time on a shared machine includes other jobs' turns)")
+        failed = [r["chapter"] for r in sec["binder"]["rows"] if "error" in r]
+        if failed:
+            lines.append(f"Binder: chapters that failed to execute on one CPU: {', '.join(failed)}")
     if "book" in sec and "cold_s" in sec["book"]:
         c = sec["book"]["cold_s"]
         lines.append(f"cold book build: {c:.0f} s ({'met' if c < TARGETS['cold_build_s'] else 'MISSED'}, target < 600 s)")
@@ -874,7 +1032,9 @@ def write_outputs(results: dict, command: str) -> None:
     prov = []
     for name, sec in results["sections"].items():
         if "run_command" in sec:
-            prov.append(f"- {name}: `{sec['run_command']}` on {sec['run_date']}, load average at its start "
+            prov.append(f"- {name}: `{sec['run_command']}` on {sec['run_date']}"
+                        + (f" at commit {sec['run_commit'][:10]}" if sec.get("run_commit") else "")
+                        + ", load average at its start "
                         f"{sec.get('load_at_start')}, {sec.get('section_wall_s', 0):.0f} s")
     text = BENCHMARKS_HEAD.format(
         provenance="\n".join(prov), analysis=analysis(results),
@@ -895,8 +1055,17 @@ def main(argv=None) -> int:
     # internal: one measurement in this fresh process
     parser.add_argument("--case", nargs=4, metavar=("METHOD", "N", "DEGREE", "REPEATS"), help=argparse.SUPPRESS)
     parser.add_argument("--large-case", nargs=3, metavar=("N", "BLOCK", "DTYPE"), help=argparse.SUPPRESS)
+    parser.add_argument("--chapters", nargs="+", metavar="BOOK/NAME.md",
+                        help="binder section: measure only these chapters (keeps the previous rows of the others)")
     parser.add_argument("--widgets-case", metavar="QUICK", help=argparse.SUPPRESS)
+    parser.add_argument("--chapter-case", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument("--one-cpu", action="store_true", help=argparse.SUPPRESS)  # pin this case to one CPU
     args = parser.parse_args(argv)
+    if args.one_cpu:
+        one_cpu()
+    if args.chapter_case:
+        print(json.dumps(chapter_case(args.chapter_case)))
+        return 0
     if args.case:
         method, n, degree, repeats = args.case
         print(json.dumps(kernel_case(method, int(n), int(degree), int(repeats))))
@@ -912,7 +1081,9 @@ def main(argv=None) -> int:
 
     names = list(args.only or DEFAULT) + (["book"] if args.book else []) + (["large"] if args.large else [])
     if args.quick and not args.only:
-        names = [n for n in names if n != "chapters"]
+        names = [n for n in names if n not in ("chapters", "binder")]
+    global CHAPTER_SUBSET
+    CHAPTER_SUBSET = args.chapters
     command = "python bench/run.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     import pntk  # noqa: F401  (float64, as everywhere in the book)
 
@@ -928,12 +1099,16 @@ def main(argv=None) -> int:
         load = [round(v, 2) for v in os.getloadavg()]
         results["sections"][name] = SECTIONS[name](args.quick, log)
         results["sections"][name].update(section_wall_s=time.perf_counter() - start, run_date=results["machine"]["date"],
-                                         run_command=results["command"], load_at_start=load)
+                                         run_command=results["command"], run_commit=results["machine"]["commit"],
+                                         run_machine=results["machine"]["cpu_model"], load_at_start=load)
     # sections not run this time: carry over the previous run's, marked with its date
     previous = RESULTS / "latest.json"
     if previous.exists() and not args.no_write:
         try:
             old = json.loads(previous.read_text())
+            if "binder" in results["sections"]:
+                results["sections"]["binder"] = merge_binder_rows(results["sections"]["binder"],
+                                                                  old.get("sections", {}).get("binder"))
             for name, sec in old.get("sections", {}).items():
                 if name not in results["sections"]:
                     sec.setdefault("carried_from", old["machine"]["date"])
