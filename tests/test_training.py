@@ -67,13 +67,13 @@ def test_kernel_regression_interpolates_and_ridge_shrinks():
 
 
 def test_pnn_kernel_regression_along_a_ray_is_a_polynomial_of_the_degree():
-    """Bias-free NTK predictor: degree <= N polynomial in t along every ray (paper digest §4.3)."""
+    """Bias-free NTK predictor: degree <= N polynomial in r along every ray x = r v (book chapter "Extrapolation")."""
     x = np.asarray(data.sphere(jax.random.key(8), 25, 3))
     y = np.cos(2 * x[:, 0])
-    t = np.linspace(1.0, 50.0, 12)
+    r = np.linspace(1.0, 50.0, 12)
     for degree in [1, 2, 4]:
-        pred = np.asarray(training.pnn_kernel_regression(x, y, data.ray([1.0, 2.0, -1.0], t), degree))
-        basis = np.stack([t**j for j in range(1, degree + 1)], axis=1)
+        pred = np.asarray(training.pnn_kernel_regression(x, y, data.ray([1.0, 2.0, -1.0], r), degree))
+        basis = np.stack([r**j for j in range(1, degree + 1)], axis=1)
         coef, *_ = np.linalg.lstsq(basis, pred, rcond=None)
         np.testing.assert_allclose(basis @ coef, pred, rtol=1e-8, atol=1e-9 * np.abs(pred).max())
 

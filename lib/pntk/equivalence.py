@@ -288,11 +288,11 @@ class TrainingComparison(NamedTuple):
       linear: the linearised dynamics with the exact infinite-width NTK, started from the net's :math:`f_0`.
       linear_empirical: the same with the net's own finite-width NTK at initialisation.
       limit_test: the kernel-regression limit :math:`f_0(x)+\\Theta(x,X)\\Theta(X,X)^{-1}(y-f_0(X))` at the test points.
-      test_gap: relative gap :math:`\\|f^{\\rm net}_T-f^{\\rm lin}_T\\|/\\|f^{\\rm lin}_T\\|` on the test points at the last step (exact NTK).
+      test_gap: relative gap :math:`\\|f^{\\rm net}_s-f^{\\rm lin}_s\\|/\\|f^{\\rm lin}_s\\|` on the test points at the last step :math:`s` (exact NTK).
       test_gap_empirical: the same against ``linear_empirical``.
       max_test_gap: largest relative test gap (exact NTK) over the recorded steps.
-      weight_change: :math:`\\|\\theta_T-\\theta_0\\|/\\|\\theta_0\\|`.
-      kernel_change: :math:`\\|\\hat\\Theta_T-\\hat\\Theta_0\\|_F/\\|\\hat\\Theta_0\\|_F` on the training points.
+      weight_change: :math:`\\|\\theta_s-\\theta_0\\|/\\|\\theta_0\\|`.
+      kernel_change: :math:`\\|\\hat\\Theta_s-\\hat\\Theta_0\\|_F/\\|\\hat\\Theta_0\\|_F` on the training points.
       kernel_error_init: :math:`\\|\\hat\\Theta_0-\\Theta\\|_F/\\|\\Theta\\|_F` on the training points.
     """
 

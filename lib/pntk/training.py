@@ -7,12 +7,12 @@ Loss (as in the paper's code): the mean squared error
 In the infinite-width limit the network is its linearisation around
 initialisation with the constant kernel :math:`\Theta` (Jacot et al. 2018; Lee
 et al. 2019), and one gradient step on the training residual
-:math:`r_t=f_t(X)-y` is the linear map
+:math:`r_s=f_s(X)-y` after :math:`s` steps is the linear map
 
-.. math:: r_{t+1} = \bigl(I-\tfrac{2\eta}{n}\Theta(X,X)\bigr)\,r_t ,
+.. math:: r_{s+1} = \bigl(I-\tfrac{2\eta}{n}\Theta(X,X)\bigr)\,r_s ,
 
 which :func:`linearized_dynamics` evaluates at any step in closed form by an
-eigendecomposition. As :math:`t\to\infty` the prediction converges to the
+eigendecomposition. As :math:`s\to\infty` the prediction converges to the
 kernel-regression predictor :func:`kernel_regression`,
 :math:`f(x)=f_0(x)+\Theta(x,X)\Theta(X,X)^{-1}(y-f_0(X))` (book chapter
 "Training a wide polynomial net is kernel regression", ``book/kernel_regression.md``;
