@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from pntk import data, frequency, kernels, models, training
+from pntk import data, frequency, kernels, models, spectra, training
 from pntk import extrapolation as ex
 from pntk import widgets as W
 from pntk.convergence import subnet
@@ -104,16 +104,44 @@ def test_spectrum_frame_matches_exact_spectra_and_the_linearised_dynamics():
     np.testing.assert_allclose(frame.mu, frequency.pnn_spectrum(3, 3, 30, normalize=True), rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(frame.mu_relu, frequency.pnn_spectrum(1, 3, 30, normalize=True), rtol=1e-9,
                                atol=1e-14)
-    x, y, proj = W._sphere_problem(3)
-    k = frequency.normalize_kernel(np.asarray(kernels.pnn_ntk(x, x, 3)))
-    hist = training.linearized_dynamics(k, y, learning_rate=0.5, steps=frame.steps, projections=proj)
-    a = np.asarray(hist.residual_projections)
-    np.testing.assert_allclose(frame.residual, np.abs(a) / np.abs(a[:1]), rtol=1e-6, atol=1e-9)
-    assert np.all(frame.residual[0] == 1.0)
-    # gradient descent learns: every sampled frequency's residual has shrunk by the last step
-    assert np.all(frame.residual[-1] < 0.5)
+    # the deep-ReLU baseline: Funk-Hecke of the 3-hidden-layer ReLU NTK, divided by Theta(1) = depth + 1
+    deep = spectra.sphere_eigenvalues(lambda t: kernels.relu_mlp_ntk_cosine(t, 3), 3, 30) / 4.0
+    np.testing.assert_allclose(frame.mu_deep, deep, rtol=1e-8, atol=1e-14)
+    assert np.all(frame.mu_deep[3::2][:5] > 1e-6)  # depth alone fills the odd harmonics
+    # the dynamics, recomputed independently with pntk.training at half the largest stable rate
+    x, x_test, y, proj, comp_test = W._sphere_problem(3)
+    for make, res, held in ((lambda a: kernels.pnn_ntk(a, x, 3), frame.residual, frame.heldout),
+                            (lambda a: kernels.relu_mlp_ntk(a, x, 3), frame.residual_deep, frame.heldout_deep)):
+        k, k_test = np.asarray(make(x)), np.asarray(make(x_test))
+        k, k_test = k / np.mean(np.diag(k)), k_test / np.mean(np.diag(k))
+        eta = 0.5 * training.max_stable_learning_rate(k)
+        hist = training.linearized_dynamics(k, y, learning_rate=eta, steps=frame.steps, k_test_train=k_test,
+                                            projections=proj)
+        a = np.asarray(hist.residual_projections)
+        np.testing.assert_allclose(res, np.abs(a) / np.abs(a[:1]), rtol=1e-6, atol=1e-9)
+        c, *_ = np.linalg.lstsq(comp_test.T, np.asarray(hist.test_predictions).T, rcond=None)
+        np.testing.assert_allclose(held, np.abs(1 - c.T), rtol=1e-6, atol=1e-8)
+        assert np.all(res[0] == 1.0) and np.all(held[0] == 1.0)
+        # on S^2, 256 points resolve k <= 5: every frequency is learned on fresh points too
+        assert np.all(res[-1] < 1e-3) and np.all(held[-1] < 0.25)
     # the Rayleigh quotients are eigenvalues of a unit-diagonal kernel / n: in (0, 1]
     assert np.all(frame.rayleigh > 0) and np.all(frame.rayleigh <= 1)
+
+
+def test_spectrum_frame_descriptions_come_from_the_frame():
+    """The alt text of a frame is one sentence with the frame's own numbers (and differs between frames)."""
+    seen = set()
+    for degree, width, dim in ((1, 64, 10), (3, W.INFINITE, 3), (9, 1024, 5)):
+        frame = W.spectrum_frame(degree, width, dim)
+        text = frame.description
+        assert isinstance(text, str) and text.endswith(".") and text.count(". ") == 0
+        assert f"d = {dim}" in text and ("two-layer ReLU net" in text if degree == 1 else f"degree-{degree}" in text)
+        assert W._fmt(frame.mu_deep[3] / frame.mu_deep[0]) in text
+        i = int(np.argmin(np.abs(frame.steps - 1000)))
+        assert W._fmt(frame.heldout[i, -1]) in text and W._fmt(frame.residual_deep[i, -1]) in text
+        seen.add(text)
+    assert len(seen) == 3
+    assert "mu_3 / mu_0 = 0 and" in W.spectrum_frame(1, W.INFINITE, 5).description  # odd eigenvalue 0
 
 
 @pytest.mark.parametrize("fn, kwargs, name", [
@@ -189,9 +217,9 @@ def test_caches_hit_on_repeat():
     assert again is first and W._extrapolation_frame.cache_info().hits == 1
     assert W._extrapolation_net.cache_info().currsize == 1
     W.spectrum_frame(2, 64, 3)
-    W.spectrum_frame(3, 64, 3)  # the ReLU baseline is shared: one new kernel, not two
-    info = W._sphere_dynamics.cache_info()
-    assert (info.misses, info.hits) == (3, 1)
+    W.spectrum_frame(3, 64, 3)  # the deep-ReLU baseline is shared: one new kernel, not two
+    info, deep = W._sphere_dynamics.cache_info(), W._deep_dynamics.cache_info()
+    assert (info.misses, info.hits) == (2, 0) and (deep.misses, deep.hits) == (1, 1)
     with pytest.raises(ValueError):  # cached arrays cannot be changed by a caller
         first.prediction[0] = 0.0
     png = W.extrapolation_png(2, 64, "cos", 1.5)

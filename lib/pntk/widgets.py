@@ -37,16 +37,23 @@ What the pictures show:
   trained to convergence from a zero initial output):
   :math:`f(x)=\hat\Theta_m(x,X)\hat\Theta_m(X,X)^{+}y`, with the pseudo-inverse
   because :math:`\hat\Theta_m(X,X)` has rank at most the number of parameters.
-* **Spectrum** (chapter "Spectral bias", paper digest §4.4, §5.8): left, the
-  exact Funk-Hecke eigenvalues :math:`\mu_k/\Theta(1)` of the normalised NTK of
-  degree :math:`N` against the ReLU net's (:func:`pntk.frequency.pnn_spectra`),
+* **Spectrum** (chapter "Learning speed per frequency", ``book/learning_speed.md``;
+  the experiment of the official code LIONS-EPFL/pntk, ``spectral/main.py``): left,
+  the exact Funk-Hecke eigenvalues :math:`\mu_k/\Theta(1)` of the NTK of degree
+  :math:`N` against the two-layer ReLU net's and a 3-hidden-layer ReLU net's
+  (:func:`pntk.frequency.pnn_spectra`, :func:`pntk.kernels.relu_mlp_ntk_cosine`),
   with the Rayleigh quotients :math:`p_k^\top K p_k/(n\,p_k^\top p_k)` of the
-  normalised Gram matrix on the sampled zonal harmonics :math:`p_k` (the
-  eigenvalue gradient descent actually sees for that frequency; the exact NTK
-  at infinite width, the empirical NTK of a random net at finite width); right,
-  the relative residual projections :math:`|a_k(t)|/|a_k(0)|` of the
-  linearised dynamics with that Gram matrix (:func:`pntk.frequency.projection_dynamics`,
-  :math:`r_{t+1}=(I-\frac{2\eta}{n}K)r_t`), degree :math:`N` solid and ReLU dotted.
+  Gram matrix scaled to unit mean diagonal on the sampled harmonics :math:`p_k`
+  (the eigenvalue gradient descent actually sees for that frequency; the exact NTK
+  at infinite width, the empirical NTK of a random net at finite width); middle,
+  the relative residual projections :math:`|a_k(s)|/|a_k(0)|` on the training
+  points, and right, the held-out residual :math:`|1-c_k(s)|` of the least-squares
+  coefficients :math:`c_k` of the predictor on the target's components at fresh
+  points (:func:`pntk.frequency.component_coefficients`), both from the linearised
+  dynamics (:func:`pntk.frequency.prediction_dynamics`) with every net at half its
+  own largest stable rate :math:`n/\lambda_{\max}`; degree :math:`N` solid, the
+  3-layer ReLU net (infinite width) dotted. Every frame carries a one-sentence
+  ``description`` of what it shows, with its key numbers (the frame's alt text).
 
 For benchmarks, :data:`BENCH_CASES` maps each widget to the function that does
 the work of one live slider change and a list of keyword arguments for it.
@@ -66,7 +73,7 @@ import numpy as np
 import scipy.linalg
 import threadpoolctl
 
-from . import _validate, data, frequency, kernels, models, plotting
+from . import _validate, data, frequency, kernels, models, plotting, spectra
 from . import extrapolation as _ex
 from .convergence import subnet
 from .equivalence import finite_width_ntk
@@ -133,11 +140,15 @@ _PINV_RCOND = 1e-10
 
 # spectrum set-up
 _N_SPHERE = 256
+_N_HELDOUT = 256
 _HARMONICS = (1, 2, 3, 4, 5)
 _MAX_K = 30
-_LEARNING_RATE = 0.5  # on the normalised kernel: lambda_max / n <= trace / n = 1, so q = 1 - 2 eta lambda / n >= 0
+_RATE_FRACTION = 0.5  # every net at half its own largest stable rate n / lambda_max: q = 1 - 2 eta lambda / n >= 0
+_DEEP_DEPTH = 3  # the deep-ReLU baseline: a ReLU MLP with 3 hidden layers, infinite width
+_READ_STEP = 1000  # the step at which a frame's description reads the learning curves
 _STEPS = np.unique(np.concatenate([[0], np.geomspace(1, 1e5, 60).astype(int)]))
 
+_DEEP_COLOR = "#2ca02c"
 _FRAME_PIXELS = 660  # natural width of a frame, about the width of the book's text column
 _PALETTE_COLORS = 48
 
@@ -295,29 +306,38 @@ class SpectrumFrame(NamedTuple):
     dim: int
     ks: np.ndarray             # 0..max_k
     mu: np.ndarray             # exact mu_k / Theta(1), degree N
-    mu_relu: np.ndarray        # exact mu_k / Theta(1), ReLU net (degree 1)
+    mu_relu: np.ndarray        # exact mu_k / Theta(1), two-layer ReLU net (degree 1)
+    mu_deep: np.ndarray        # exact mu_k / Theta(1), ReLU MLP with _DEEP_DEPTH hidden layers
     harmonics: tuple           # harmonic degrees k of the zonal target
-    rayleigh: np.ndarray       # (K,) Rayleigh quotient of the normalised Gram / n on each sampled zonal harmonic
-    rayleigh_relu: np.ndarray
+    rayleigh: np.ndarray       # (K,) Rayleigh quotient of the scaled Gram / n on each sampled harmonic, degree N
     steps: np.ndarray          # (R,)
-    residual: np.ndarray       # (R, K) |a_k(t)| / |a_k(0)|, degree N
-    residual_relu: np.ndarray  # (R, K) the same for the ReLU net at the same width
+    residual: np.ndarray       # (R, K) |a_k(s)| / |a_k(0)| on the training points, degree N
+    heldout: np.ndarray        # (R, K) |1 - c_k(s)| on fresh points, degree N
+    residual_deep: np.ndarray  # (R, K) the same for the deep ReLU baseline
+    heldout_deep: np.ndarray
+    description: str           # one sentence: what the frame shows, with its key numbers (alt text)
 
 
 @functools.lru_cache(maxsize=8)
 def _sphere_problem(dim: int):
-    """Points on the sphere, the zonal target and its projection rows, one draw per dimension."""
+    """Training and fresh points on the sphere, the equal-energy zonal target, its projection rows and components."""
     x = np.asarray(data.sphere(jax.random.key(2), _N_SPHERE, dim))
-    target = data.zonal_harmonic_target(jax.random.key(3), dim, _HARMONICS)
-    y, proj = np.asarray(target(x)), np.asarray(target.projections(x))
-    _readonly(x, y, proj)
-    return x, y, proj
+    x_test = np.asarray(data.sphere(jax.random.key(4), _N_HELDOUT, dim))
+    target = data.zonal_harmonic_target(jax.random.key(3), dim, _HARMONICS, weight=1.0, normalized=True)
+    y, proj, comp_test = np.asarray(target(x)), np.asarray(target.projections(x)), target.components(x_test)
+    _readonly(x, x_test, y, proj, comp_test)
+    return x, x_test, y, proj, comp_test
 
 
 @functools.lru_cache(maxsize=8)
 def _exact_spectra(dim: int) -> np.ndarray:
+    """Rows: degrees 1..9 of the PNN, then the deep ReLU baseline; all mu_k / Theta(1)."""
     degrees = SPECTRUM_CONTROLS["degree"]
     mu = frequency.pnn_spectra(degrees, dim, _MAX_K, normalize=True)
+    deep = spectra.sphere_eigenvalues(lambda t: np.asarray(kernels.relu_mlp_ntk_cosine(t, _DEEP_DEPTH)), dim,
+                                      _MAX_K, num_nodes=frequency.DEFAULT_NODES)
+    deep = deep / float(kernels.relu_mlp_ntk_cosine(np.ones(1), _DEEP_DEPTH)[0])
+    mu = np.vstack([mu, deep])
     _readonly(mu)
     return mu
 
@@ -329,58 +349,115 @@ def _sphere_net(dim: int, seed: int):
     return jax.tree_util.tree_map(np.asarray, params)
 
 
+def _dynamics(k_all: np.ndarray, dim: int):
+    """Rayleigh quotients, training and held-out residuals from the kernel between [train; fresh] points and the training points."""
+    _, _, y, proj, comp_test = _sphere_problem(dim)
+    n = y.shape[0]
+    k = 0.5 * (k_all[:n] + k_all[:n].T)
+    scale = float(np.mean(np.diag(k)))  # Theta(1) on the sphere at infinite width
+    k, k_test = k / scale, k_all[n:] / scale
+    rayleigh = np.einsum("kn,nm,km->k", proj, k, proj) / (n * np.einsum("kn,kn->k", proj, proj))
+    eta = _RATE_FRACTION * frequency.stable_rate(k)
+    f = frequency.prediction_dynamics(k, y, eta, _STEPS, k_eval=np.vstack([k, k_test]))
+    a = (y[None, :] - f[:, :n]) @ proj.T
+    residual = np.abs(a) / np.abs(a[:1])
+    heldout = np.abs(1.0 - frequency.component_coefficients(comp_test, f[:, n:]))
+    _readonly(rayleigh, residual, heldout)
+    return rayleigh, residual, heldout
+
+
 @functools.lru_cache(maxsize=256)
 @_one_blas_thread
 def _sphere_dynamics(degree: int, width, dim: int, seed: int):
-    """Rayleigh quotients and relative residual projections for one kernel (cached, shared by the ReLU baseline)."""
-    x, y, proj = _sphere_problem(dim)
+    """Rayleigh quotients, training and held-out residuals of the degree-``degree`` net (cached)."""
+    x, x_test = _sphere_problem(dim)[:2]
+    points = np.concatenate([x, x_test])
     if width == INFINITE:
-        k = np.asarray(kernels.pnn_ntk(x, x, degree))
+        k_all = np.asarray(kernels.pnn_ntk(points, x, degree))
     else:
-        k = finite_width_ntk(subnet(_sphere_net(dim, seed), width, degree=degree), x)
-    k = frequency.normalize_kernel(0.5 * (k + k.T))
-    n = x.shape[0]
-    rayleigh = np.einsum("kn,nm,km->k", proj, k, proj) / (n * np.einsum("kn,kn->k", proj, proj))
-    a = frequency.projection_dynamics(k, y, proj, [_LEARNING_RATE], _STEPS)[0]  # (R, K)
-    residual = np.abs(a) / np.abs(a[:1])
-    _readonly(rayleigh, residual)
-    return rayleigh, residual
+        k_all = finite_width_ntk(subnet(_sphere_net(dim, seed), width, degree=degree), points, x)
+    return _dynamics(np.asarray(k_all), dim)
+
+
+@functools.lru_cache(maxsize=8)
+@_one_blas_thread
+def _deep_dynamics(dim: int):
+    """The same for the deep ReLU baseline at infinite width (one per dimension, shared by every frame)."""
+    x, x_test = _sphere_problem(dim)[:2]
+    return _dynamics(np.asarray(kernels.relu_mlp_ntk(np.concatenate([x, x_test]), x, _DEEP_DEPTH)), dim)
 
 
 def spectrum_frame(degree: int = 3, width=INFINITE, dim: int = 5, *, seed: int = 0) -> SpectrumFrame:
     r"""Eigenvalues and per-frequency learning curves of the degree-``degree`` net of width ``width`` on :math:`\mathbb S^{\dim-1}`.
 
     Exact normalised spectra :math:`\mu_k/\Theta(1)`, :math:`k\le30`, of degree
-    :math:`N` and of the ReLU net; then on :math:`n=256` uniform points and the
-    zonal target :math:`\sum_{k\in\{1,\dots,5\}}0.1\,C_k^{((d-2)/2)}(\langle x,\zeta_k\rangle)`
-    (:func:`pntk.data.zonal_harmonic_target`), the normalised Gram matrix
-    :math:`K` (exact NTK, or the empirical NTK of a random net of width
-    ``width``, a nested sub-net of one net drawn from ``seed``), the Rayleigh
-    quotient of :math:`K/n` on each sampled harmonic, and the relative residual
-    projections of gradient descent on the linearised model at rate
-    :math:`\eta=0.5`. Cached on the arguments. Raises ``ValueError`` naming the
-    control for a value outside :data:`SPECTRUM_CONTROLS`.
+    :math:`N`, of the two-layer ReLU net and of a ReLU MLP with 3 hidden layers;
+    then on :math:`n=256` uniform points and the equal-energy zonal target
+    :math:`\sum_{k\in\{1,\dots,5\}}\sqrt{N(d,k)}\,P_k^{(d)}(\langle x,\zeta_k\rangle)`
+    (:func:`pntk.data.zonal_harmonic_target` with ``normalized=True``), the Gram
+    matrix :math:`K` (exact NTK, or the empirical NTK of a random net of width
+    ``width``, a nested sub-net of one net drawn from ``seed``) scaled to unit mean
+    diagonal, the Rayleigh quotient of :math:`K/n` on each sampled harmonic, the
+    relative residual projections of gradient descent on the linearised model at
+    half its largest stable rate, and the held-out residual :math:`|1-c_k(s)|` of the
+    predictor's least-squares coefficients on the target's components at 256 fresh
+    points; the same curves for the deep ReLU baseline (infinite width). Cached on
+    the arguments. Raises ``ValueError`` naming the control for a value outside
+    :data:`SPECTRUM_CONTROLS`.
     """
     c = check_controls(SPECTRUM_CONTROLS, dict(degree=degree, width=width, dim=dim))
     seed = _validate.positive_int(seed, "seed", minimum=0)
     return _spectrum_frame(c["degree"], c["width"], c["dim"], seed)
 
 
+def _fmt(value: float) -> str:
+    return "0" if abs(value) < 5e-13 else f"{value:.2g}"
+
+
+def _spectrum_description(degree, width, dim, mu, mu_relu, mu_deep, residual, heldout, residual_deep,
+                          heldout_deep) -> str:
+    """One sentence, from the frame's own data: what is plotted and the key numbers."""
+    i = int(np.argmin(np.abs(_STEPS - _READ_STEP)))
+    j = len(_HARMONICS) - 1
+    k_hi = _HARMONICS[j]
+    net = "the two-layer ReLU net" if degree == 1 else f"the degree-{degree} polynomial net"
+    deep = f"a ReLU net with {_DEEP_DEPTH} hidden layers"
+    ratios = [mu_deep[3] / mu_deep[0]] if degree == 1 else [mu[3] / mu[0], mu_relu[3] / mu_relu[0],
+                                                            mu_deep[3] / mu_deep[0]]
+    nets = f"this net and {deep}" if degree == 1 else f"this net, the two-layer ReLU net and {deep}"
+    ratios = " and ".join([", ".join(_fmt(r) for r in ratios[:-1]), _fmt(ratios[-1])] if len(ratios) > 1
+                          else [_fmt(ratios[0])])
+    if degree == 1:
+        ratios = f"{_fmt(mu[3] / mu[0])} and {ratios}"
+    return (
+        f"Spectrum explorer frame for {net} at {_width_label(width)} on the sphere in dimension d = {dim}: "
+        f"left, the normalised NTK eigenvalues mu_k / Theta(1) for k up to {_MAX_K} of {nets} "
+        f"(mu_3 / mu_0 = {ratios}); middle and right, the relative "
+        f"residual of each frequency k = {_HARMONICS[0]} to {k_hi} against the gradient-descent step on the "
+        f"{_N_SPHERE} training points and on {_N_HELDOUT} fresh points, each net at half its own largest stable "
+        f"rate, where after {int(_STEPS[i])} steps the k = {k_hi} residual of this net is {_fmt(residual[i, j])} "
+        f"on the training points and {_fmt(heldout[i, j])} on fresh points, against {_fmt(residual_deep[i, j])} "
+        f"and {_fmt(heldout_deep[i, j])} for the {_DEEP_DEPTH}-layer ReLU net."
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _spectrum_frame(degree, width, dim, seed) -> SpectrumFrame:
     mu = _exact_spectra(dim)
-    rayleigh, residual = _sphere_dynamics(degree, width, dim, seed)
-    rayleigh_relu, residual_relu = _sphere_dynamics(1, width, dim, seed)
+    rayleigh, residual, heldout = _sphere_dynamics(degree, width, dim, seed)
+    _, residual_deep, heldout_deep = _deep_dynamics(dim)
     ks = np.arange(_MAX_K + 1)
     _readonly(ks)
-    return SpectrumFrame(degree, width, dim, ks, mu[degree - 1], mu[0], _HARMONICS, rayleigh, rayleigh_relu,
-                         _STEPS, residual, residual_relu)
+    text = _spectrum_description(degree, width, dim, mu[degree - 1], mu[0], mu[-1], residual, heldout,
+                                 residual_deep, heldout_deep)
+    return SpectrumFrame(degree, width, dim, ks, mu[degree - 1], mu[0], mu[-1], _HARMONICS, rayleigh, _STEPS,
+                         residual, heldout, residual_deep, heldout_deep, text)
 
 
 def cache_clear() -> None:
     """Empty every cache of this module (the tests use it to count cache hits)."""
     for fn in (_extrapolation_net, _extrapolation_frame, _extrapolation_png, _sphere_problem, _exact_spectra,
-               _sphere_net, _sphere_dynamics, _spectrum_frame, _spectrum_png):
+               _sphere_net, _sphere_dynamics, _deep_dynamics, _spectrum_frame, _spectrum_png):
         fn.cache_clear()
 
 
@@ -442,47 +519,48 @@ def draw_extrapolation(frame: ExtrapolationFrame):
 
 
 def draw_spectrum(frame: SpectrumFrame):
-    """A :class:`matplotlib.figure.Figure` (not registered with pyplot): eigenvalue decay and learning curves per frequency."""
+    """A :class:`matplotlib.figure.Figure` (not registered with pyplot): eigenvalues, and learning curves per frequency on training and fresh points."""
     if not isinstance(frame, SpectrumFrame):
         raise TypeError(f"frame must be a SpectrumFrame from spectrum_frame(...), got {type(frame).__name__}")
     ks = frame.ks
     color = plotting.degree_color(frame.degree, 9)
     colors = [_harmonic_color(j) for j in range(len(frame.harmonics))]
+    name = "ReLU net" if frame.degree == 1 else f"degree {frame.degree}"
     with _frame_style():
         # 6.6 in over the frame's 660 px: 100 dpi, the same text size as the extrapolation frame
-        fig = _new_figure((6.6, 3.3))
-        fig.subplots_adjust(left=0.1, right=0.99, bottom=0.14, top=0.91, wspace=0.32)
-        ax, ax2 = fig.subplots(1, 2)
-        for mu, c, label, ls in ((frame.mu_relu, plotting.RELU_COLOR, "ReLU net", "--"),
-                                 (frame.mu, color, f"degree {frame.degree}", "-")):
-            if frame.degree == 1 and label != "ReLU net":
-                continue
+        fig = _new_figure((6.6, 3.6))
+        fig.subplots_adjust(left=0.11, right=0.99, bottom=0.27, top=0.91, wspace=0.3)
+        ax, ax2, ax3 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.25, 1, 1]})
+        curves = [(frame.mu_relu, plotting.RELU_COLOR, "ReLU", "--"),
+                  (frame.mu_deep, _DEEP_COLOR, f"ReLU, {_DEEP_DEPTH} layers", "-."),
+                  (frame.mu, color, name, "-")]
+        for mu, c, label, ls in curves[:2] + ([] if frame.degree == 1 else curves[2:]):
             even = (ks >= 1) & (ks % 2 == 0)
             odd = (ks >= 1) & (ks % 2 == 1) & (mu > 1e-14)
-            ax.loglog(ks[even], mu[even], ls, color=c, label=f"{label}, exact")
+            ax.loglog(ks[even], mu[even], ls, color=c, label=label)
             ax.loglog(ks[odd], mu[odd], ".", ms=4, color=c)
         h = np.asarray(frame.harmonics)
         ax.loglog(h, np.clip(frame.rayleigh, 1e-12, None), "s", mfc="none", color=color, ms=6,
-                  label="on the sample (what GD sees)")
-        if frame.degree != 1:
-            ax.loglog(h, np.clip(frame.rayleigh_relu, 1e-12, None), "x", color=plotting.RELU_COLOR, ms=5)
+                  label="on the sample")
         ax.set(xlabel="harmonic degree k", ylabel="μk / Θ(1)", xlim=(0.9, ks[-1] * 1.1), ylim=(1e-7, 1.5),
-               title=f"eigenvalues, d = {frame.dim}, {_width_label(frame.width, short=True)}")
-        _log_ticks(ax.xaxis, [1, 2, 5, 10, 20], ["1", "2", "5", "10", "20"])
+               title=f"d = {frame.dim}, {_width_label(frame.width, short=True)}")
+        _log_ticks(ax.xaxis, [1, 3, 10, 30], ["1", "3", "10", "30"])
         _log_ticks(ax.yaxis, [1e-6, 1e-4, 1e-2, 1], ["1e-6", "1e-4", "0.01", "1"])
-        # the eigenvalues fall from the upper left: the upper right is empty
-        ax.legend(fontsize="small", loc="upper right", handlelength=1.5)
+        # the eigenvalues fall from the upper left: the lower left is empty
+        ax.legend(fontsize="x-small", loc="lower left", handlelength=1.8, borderaxespad=0.2)
         t = frame.steps[1:]
-        for j, k in enumerate(frame.harmonics):
-            ax2.semilogx(t, frame.residual[1:, j], "-", color=colors[j], label=f"k = {k}")
-            if frame.degree != 1:
-                ax2.semilogx(t, frame.residual_relu[1:, j], ":", color=colors[j])
-        ax2.set(xlabel="gradient-descent step t", ylabel="|a_k(t)| / |a_k(0)|", ylim=(-0.02, 1.15),
-                title="ReLU net, per frequency" if frame.degree == 1
-                else f"degree {frame.degree} (solid), ReLU (dotted)")
-        _log_ticks(ax2.xaxis, [1, 10, 100, 1e3, 1e4, 1e5], ["1", "10", "100", "1e3", "1e4", "1e5"])
-        # the curves fall from 1 to 0 left to right: the upper right is empty
-        ax2.legend(fontsize="small", loc="upper right", ncol=2, handlelength=1.2, columnspacing=0.8)
+        for axis, mine, deep, title in ((ax2, frame.residual, frame.residual_deep, "training points"),
+                                        (ax3, frame.heldout, frame.heldout_deep, "fresh points")):
+            for j, k in enumerate(frame.harmonics):
+                axis.semilogx(t, mine[1:, j], "-", color=colors[j], label=f"k = {k}")
+                axis.semilogx(t, deep[1:, j], ":", color=colors[j])
+            axis.set(xlabel="step s", ylim=(-0.02, 1.15), title=title)
+            _log_ticks(axis.xaxis, [1, 100, 1e4], ["1", "100", "1e4"])
+        ax2.set_ylabel("relative residual")
+        ax3.tick_params(labelleft=False)
+        fig.legend(*ax2.get_legend_handles_labels(), loc="lower center", ncol=len(frame.harmonics) + 1,
+                   fontsize="small", handlelength=1.2, columnspacing=0.9,
+                   title=f"{name} solid, ReLU with {_DEEP_DEPTH} layers dotted", title_fontsize="small")
     return fig
 
 
