@@ -80,6 +80,9 @@ def test_float32_inputs_compute_in_float32():
     (lambda: blocked.pnn_ntk_blocked(X, Y[:, :3]), ValueError, "same input dimension"),
     (lambda: blocked.pnn_ntk_blocked(X, degree=0), ValueError, "degree must be an integer"),
     (lambda: blocked.relu_ntk_blocked(np.full((3, 2), np.nan)), ValueError, "non-finite"),
+    (lambda: blocked.relu_mlp_ntk_blocked(X, depth=0), ValueError, r"depth must be an integer in \[1, 128\]"),
+    (lambda: blocked.relu_mlp_nngp_blocked(X, depth=2, bias="no"), TypeError, "bias must be True or False"),
+    (lambda: blocked.relu_mlp_kernel_blocked(X, which="kernel"), ValueError, "which must be one of"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -106,3 +109,26 @@ def test_gram_eigenvalues_refuse_large_n():
     with pytest.raises(ValueError, match="max_n=10.*sphere_eigenvalues"):
         spectra.gram_eigenvalues(np.eye(11), max_n=10)
     np.testing.assert_allclose(spectra.gram_eigenvalues(np.eye(11), max_n=None), np.full(11, 1 / 11))
+
+
+@pytest.mark.parametrize("depth,bias", [(1, False), (3, False), (5, True)])
+def test_relu_mlp_blocked_equals_dense(depth, bias):
+    """The deep ReLU baselines in tiles: symmetric (exactly) and rectangular, equal to the dense kernels."""
+    sym = blocked.relu_mlp_ntk_blocked(X, depth=depth, bias=bias, block_size=128)
+    np.testing.assert_array_equal(sym, sym.T)
+    np.testing.assert_allclose(sym, kernels.relu_mlp_ntk(X, None, depth, bias=bias), rtol=1e-13, atol=1e-13)
+    both = blocked.relu_mlp_kernel_blocked(X, Y, depth=depth, bias=bias, which="both", block_size=100)
+    dense = kernels.relu_mlp_kernel(X, Y, depth, bias=bias)
+    np.testing.assert_allclose(both.ntk, dense.ntk, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(both.nngp, dense.nngp, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(blocked.relu_mlp_nngp_blocked(X, Y, depth=depth, bias=bias, block_size=64),
+                               dense.nngp, rtol=1e-13, atol=1e-13)
+
+
+def test_relu_mlp_dense_kernels_name_their_blocked_alternative():
+    big = np.ones((20_000, 3))
+    for fn, alt in ((kernels.relu_mlp_ntk, "relu_mlp_ntk_blocked"), (kernels.relu_mlp_nngp, "relu_mlp_nngp_blocked"),
+                    (kernels.relu_mlp_kernel, "relu_mlp_kernel_blocked")):
+        with pytest.raises(ValueError, match=rf"pntk\.blocked\.{alt}"):
+            fn(big, None, 3)
+        assert hasattr(blocked, alt)

@@ -1,6 +1,6 @@
 r"""Property-based tests (hypothesis) of the exact kernels of pntk.kernels.
 
-Properties (paper digest §3.1-§3.4; the closed form in the module docstring of pntk.kernels):
+Properties (book chapter "The NTK of a polynomial net"; the closed form in the module docstring of pntk.kernels):
 
 * symmetry :math:`\Theta(x, y) = \Theta(y, x)` and positive semi-definiteness of Gram matrices;
 * homogeneity along rays. With :math:`\kappa_1(ax, by) = ab\,\kappa_1(x, y)`, :math:`\kappa_0(ax, by) = \kappa_0(x, y)`
@@ -92,7 +92,7 @@ def test_with_skip_the_kernel_is_a_polynomial_of_degree_n_along_rays(x, y, degre
 
 
 def _relu_ntk_numpy(x, y):
-    """2 [kappa_1 + x.y kappa_0], the two-layer ReLU NTK (Jacot et al. 2018; paper digest §3.1), in numpy."""
+    """2 [kappa_1 + x.y kappa_0], the two-layer ReLU NTK (Jacot et al. 2018; Arora et al. 2019), in numpy."""
     nx, ny = np.linalg.norm(x, axis=1)[:, None], np.linalg.norm(y, axis=1)[None, :]
     dot = x @ y.T
     with np.errstate(invalid="ignore", divide="ignore"):

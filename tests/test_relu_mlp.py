@@ -172,3 +172,22 @@ def test_points_and_cosines_are_checked():
         kernels.relu_mlp_ntk_cosine(np.array([1.5]), 2)
     with pytest.raises(ValueError, match="use pntk.blocked.relu_mlp_ntk_blocked"):
         kernels.relu_mlp_ntk(np.ones((300, 2)), None, 2, max_bytes=1000)
+
+
+def test_edge_cases_zero_input_duplicates_and_float32():
+    """A zero input has u_1 = 0: without bias every layer's kernel is 0 (the continuous limit); duplicated
+    points keep the Gram matrix PSD; float32 inputs compute in float32 to ~1e-6 of the float64 kernel."""
+    x = np.concatenate([np.zeros((1, 3)), np.eye(3), np.eye(3), 0.5 * np.ones((1, 3))])
+    for depth in (2, 5):
+        k = np.asarray(kernels.relu_mlp_ntk(x, None, depth))
+        assert np.all(k[0] == 0) and np.all(np.isfinite(k))
+        kb = np.asarray(kernels.relu_mlp_ntk(x, None, depth, bias=True))
+        assert np.all(np.isfinite(kb)) and kb[0, 0] > 0
+        for gram in (k, kb):
+            lam = np.linalg.eigvalsh(gram)
+            assert lam[0] >= -1e-12 * lam[-1]
+    x64 = 2.0 * np.asarray(data.ball(jax.random.key(6), 16, 4))
+    k32 = kernels.relu_mlp_ntk(x64.astype(np.float32), None, 3, bias=True)
+    assert k32.dtype == np.float32
+    k64 = np.asarray(kernels.relu_mlp_ntk(x64, None, 3, bias=True))
+    assert np.abs(np.asarray(k32) - k64).max() < 1e-5 * np.abs(k64).max()

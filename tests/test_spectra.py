@@ -77,3 +77,14 @@ def test_decay_exponent_of_an_exact_power_law():
     assert abs(spectra.decay_exponent(ks, 3.0 * ks**-2.5) - 2.5) < 1e-12
     with pytest.raises(ValueError, match="positive"):
         spectra.decay_exponent(ks, np.zeros(49))
+
+
+def test_docstring_examples_run():
+    """The worked examples in the docstrings of pntk.spectra and pntk.kernels (the deep-ReLU spectrum) are right."""
+    import doctest
+
+    import pntk.kernels
+    import pntk.spectra
+    for module in (pntk.spectra, pntk.kernels):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and (module is pntk.kernels or result.attempted >= 5), result

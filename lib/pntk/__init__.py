@@ -4,12 +4,12 @@ The engine of the PNTK Book, after Wu, Zhu, Liu, Chrysos and Cevher,
 *Extrapolation and Spectral Bias of Neural Nets with Hadamard Product: a
 Polynomial Net Study* (NeurIPS 2022).
 
-Modules: :mod:`pntk.models` (finite-width nets), :mod:`pntk.kernels` (exact and
-empirical kernels), :mod:`pntk.training` (gradient descent, linearised dynamics,
-kernel regression), :mod:`pntk.spectra` (Funk-Hecke and Gram spectra),
+Modules: :mod:`pntk.models` (finite-width nets: polynomial nets and the deep ReLU
+baselines ``relu_mlp``), :mod:`pntk.kernels` (their exact kernels, and the empirical
+NTK), :mod:`pntk.training` (gradient descent, linearised dynamics, kernel regression), :mod:`pntk.spectra` (Funk-Hecke and Gram spectra),
 :mod:`pntk.blocked` (Gram matrices in tiles, for large n),
 :mod:`pntk.data` (inputs, targets, metrics), :mod:`pntk.plotting` (figure style),
-:mod:`pntk.reference` (the same models in neural-tangents, an independent oracle),
+:mod:`pntk.reference` (the same models in neural-tangents, independent oracles),
 :mod:`pntk.widgets` (the interactive explorers of Part II, live and static),
 :mod:`pntk.hadamard_nets` (the NCP, NCP-Skip and modulated nets of Part III, and their kernels).
 

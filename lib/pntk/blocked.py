@@ -4,8 +4,8 @@ The dense kernels of :mod:`pntk.kernels` evaluate the whole :math:`n_1\times n_2
 matrix in one fused XLA program, whose temporaries take about twice the memory
 of the result (measured in ``bench/``); they refuse sizes above their
 ``max_bytes`` argument. The functions here compute the same matrices
-(:func:`pntk.kernels.pnn_ntk`: the closed form of the paper digest §3.3) tile by
-tile:
+(:func:`pntk.kernels.pnn_ntk`: the closed form of the book chapter "The NTK of a
+polynomial net"; :func:`pntk.kernels.relu_mlp_ntk`: the deep ReLU baselines) tile by tile:
 
 * the inputs are padded to a whole number of ``block_size`` rows, so **one**
   jit-compiled program of shape ``(block_size, d) x (block_size, d)`` serves
@@ -44,6 +44,9 @@ __all__ = [
     "pnn_ntk_blocked",
     "pnn_nngp_blocked",
     "relu_ntk_blocked",
+    "relu_mlp_kernel_blocked",
+    "relu_mlp_ntk_blocked",
+    "relu_mlp_nngp_blocked",
 ]
 
 DEFAULT_BLOCK_SIZE = 2048
@@ -136,8 +139,21 @@ def pnn_kernel_blocked(x1, x2=None, degree: int = 1, *, skip: bool = True, activ
       (``var1``, ``var2`` are the diagonals :math:`K(x,x)` of the last layer).
     """
     degree, skip, activation, bias = kernels._model_options(degree, skip, activation, bias)
+    which = _which(which)
+
+    def tile(a, b):
+        return kernels._pnn_kernel_jit(a, b, degree, skip, activation, bias, which)
+    return _blocked(tile, x1, x2, which, block_size, dtype, devices, out)
+
+
+def _which(which):
     if not isinstance(which, str) or which not in _WHICH:
         raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
+    return which
+
+
+def _blocked(tile_fn, x1, x2, which, block_size, dtype, devices, out):
+    """The tiled computation shared by the model families: ``tile_fn(a, b)`` is one compiled tile."""
     block = _block_size(block_size)
     devs = _devices(devices)
     symmetric = x2 is None or x2 is x1
@@ -170,7 +186,7 @@ def pnn_kernel_blocked(x1, x2=None, degree: int = 1, *, skip: bool = True, activ
     def launch(t, task):
         i, j = task
         a, b = on_device[t % len(devs)]
-        k = kernels._pnn_kernel_jit(a[i], b[j], degree, skip, activation, bias, which)
+        k = tile_fn(a[i], b[j])
         parts = (k.nngp, k.ntk, k.var1, k.var2) if which == "both" else (k,)
         if symmetric and i == j:
             parts = tuple(kernels._symmetrize(p) for p in parts[:2]) + parts[2:]
@@ -213,7 +229,7 @@ def pnn_ntk_blocked(x1, x2=None, degree: int = 1, *, skip: bool = True, activati
                     out=None) -> np.ndarray:
     r"""Infinite-width NTK of ``pntk.models.pnn`` in tiles: :func:`pntk.kernels.pnn_ntk` for large ``n``.
 
-    The closed form of the paper digest §3.3,
+    The closed form of the book chapter "The NTK of a polynomial net",
     :math:`2[\kappa_1\beta^{N-1}+x^\top x'\kappa_0\beta^{N-1}+(N-1)x^\top x'\kappa_1\kappa_0\beta^{N-2}]`;
     arguments as in :func:`pnn_kernel_blocked`.
 
@@ -237,3 +253,32 @@ def relu_ntk_blocked(x1, x2=None, *, bias: bool = False, block_size: int = DEFAU
     r"""NTK :math:`2[\kappa_1+x^\top x'\kappa_0]` of the two-layer ReLU net in tiles: :func:`pntk.kernels.relu_ntk` for large ``n``."""
     return pnn_kernel_blocked(x1, x2, 1, bias=bias, which="ntk", block_size=block_size, dtype=dtype,
                               devices=devices, out=out)
+
+
+def relu_mlp_kernel_blocked(x1, x2=None, depth: int = 1, *, bias: bool = False, which: str = "ntk",
+                            block_size: int = DEFAULT_BLOCK_SIZE, dtype=None, devices=None, out=None):
+    r"""NTK and/or NNGP of the ReLU MLP ``pntk.models.relu_mlp(depth, width, bias=...)``, in tiles.
+
+    :func:`pntk.kernels.relu_mlp_kernel` for Gram matrices too large for one dense computation;
+    ``depth`` and ``bias`` as there, every other argument as in :func:`pnn_kernel_blocked`.
+    """
+    depth, bias = kernels._mlp_options(depth, bias)
+    which = _which(which)
+
+    def tile(a, b):
+        return kernels._relu_mlp_dispatch(a, b, depth, bias, which)
+    return _blocked(tile, x1, x2, which, block_size, dtype, devices, out)
+
+
+def relu_mlp_ntk_blocked(x1, x2=None, depth: int = 1, *, bias: bool = False, block_size: int = DEFAULT_BLOCK_SIZE,
+                         dtype=None, devices=None, out=None) -> np.ndarray:
+    """Infinite-width NTK of the ReLU MLP in tiles: :func:`pntk.kernels.relu_mlp_ntk` for large ``n``."""
+    return relu_mlp_kernel_blocked(x1, x2, depth, bias=bias, which="ntk", block_size=block_size, dtype=dtype,
+                                   devices=devices, out=out)
+
+
+def relu_mlp_nngp_blocked(x1, x2=None, depth: int = 1, *, bias: bool = False, block_size: int = DEFAULT_BLOCK_SIZE,
+                          dtype=None, devices=None, out=None) -> np.ndarray:
+    """Infinite-width NNGP of the ReLU MLP in tiles: :func:`pntk.kernels.relu_mlp_nngp` for large ``n``."""
+    return relu_mlp_kernel_blocked(x1, x2, depth, bias=bias, which="nngp", block_size=block_size, dtype=dtype,
+                                   devices=devices, out=out)

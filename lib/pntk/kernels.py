@@ -13,7 +13,7 @@ A polynomial net is built from four layers:
   (NNGP = product of NNGPs, NTK = product rule; book chapter "The NTK of a polynomial net");
 * :func:`dense` — a fully connected layer :math:`\sqrt{s/m}\,c^\top h` on a hidden layer.
 
-Notation (paper digest §3.1): with :math:`u=w^\top x`, :math:`u'=w^\top x'`,
+Notation (book chapter "The NTK of a polynomial net"): with :math:`u=w^\top x`, :math:`u'=w^\top x'`,
 :math:`w\sim\mathcal N(0, I)`, :math:`\vartheta=\arccos\frac{x^\top x'}{\|x\|\|x'\|}`,
 
 .. math::
@@ -22,7 +22,7 @@ Notation (paper digest §3.1): with :math:`u=w^\top x`, :math:`u'=w^\top x'`,
    \beta = 1+\mu(x)+\mu(x')+\kappa_1 .
 
 The degree-:math:`N` ReLU-CCP with skip (:func:`pnn_ntk`) has the closed form
-(paper digest §3.3, boxed equation)
+(book chapter "The NTK of a polynomial net", the closed form)
 
 .. math::
    \Theta_{\rm PNN}=2\bigl[\kappa_1\beta^{N-1}+x^\top x'\,\kappa_0\beta^{N-1}
@@ -155,8 +155,9 @@ def dense(k: Kernel, scale: float = 1.0) -> Kernel:
     r"""Fully connected layer :math:`\sqrt{s/m}\,c^\top h` on a width-:math:`m` layer :math:`h`, :math:`c\sim\mathcal N(0,I)`.
 
     NNGP :math:`s K`; NTK :math:`s(K+\Theta)`: the gradient in :math:`c`
-    contributes :math:`sK`, the gradients below it :math:`s\Theta` (paper digest
-    §3.3, "output layer"; the paper's readout has :math:`s=2`).
+    contributes :math:`sK`, the gradients below it :math:`s\Theta` (book chapter
+    "The NTK of a polynomial net"; the readout of the official code, ``spectral/utils.py``
+    ``pi_model_ntk``, has :math:`s=2`).
     """
     _check_kernel(k, "k")
     if not _validate.is_traced(scale):
@@ -186,7 +187,7 @@ def _arc_cosine(k: Kernel):
 
 
 def relu(k: Kernel) -> Kernel:
-    r"""ReLU :math:`\sigma(u)=\max(u,0)`: NNGP :math:`\kappa_1`, NTK :math:`\Theta\,\kappa_0` (arc-cosine kernels, paper digest §3.1)."""
+    r"""ReLU :math:`\sigma(u)=\max(u,0)`: NNGP :math:`\kappa_1`, NTK :math:`\Theta\,\kappa_0` (arc-cosine kernels, Cho & Saul 2009)."""
     _check_kernel(k, "k")
     kappa1, kappa0, _, _ = _arc_cosine(k)
     return Kernel(kappa1, k.ntk * kappa0, k.var1 / 2, k.var2 / 2)
@@ -196,7 +197,7 @@ def one_plus_relu(k: Kernel) -> Kernel:
     r"""The CCP factor with skip, :math:`1+\sigma(u)`: NNGP :math:`\beta = 1+\mu(x)+\mu(x')+\kappa_1`, NTK :math:`\Theta\,\kappa_0`.
 
     :math:`h_{n-1} * \sigma(W_n x) + h_{n-1} = h_{n-1} * (1+\sigma(W_n x))` turns
-    the skip into a Hadamard factor (paper digest §3.3 and §3.6).
+    the skip into a Hadamard factor (book chapter "The NTK of a polynomial net").
     """
     _check_kernel(k, "k")
     kappa1, kappa0, s1, s2 = _arc_cosine(k)
@@ -231,7 +232,7 @@ def hadamard(*branches: Kernel) -> Kernel:
 
     .. math:: K = \prod_n K_n,\qquad \Theta = \sum_n \Theta_n \prod_{k\ne n} K_k
 
-    (paper digest §3.4; neural-tangents' ``FanInProd``). Expectations factorise
+    (book chapter "The NTK of a polynomial net"; neural-tangents' ``FanInProd``). Expectations factorise
     because the branches' weights are independent; the NTK is the product rule.
     """
     if not branches:
@@ -251,8 +252,8 @@ def hadamard_power(first: Kernel, repeated: Kernel, count) -> Kernel:
     .. math:: K = K_1 K_r^{c},\qquad \Theta = \Theta_1 K_r^{c} + c\,K_1\Theta_r K_r^{c-1}
 
     This is the recursion :math:`\Sigma_n=\Sigma_{n-1}\beta`,
-    :math:`\Theta^h_n=\Theta^h_{n-1}\beta+\Sigma_{n-1}\Theta_r` of the paper
-    digest §3.3 summed over :math:`n`; it costs the same for every degree.
+    :math:`\Theta^h_n=\Theta^h_{n-1}\beta+\Sigma_{n-1}\Theta_r` of the book
+    chapter "The NTK of a polynomial net" summed over :math:`n`; it costs the same for every degree.
     ``count`` may be a traced integer, so one compiled kernel serves every degree.
     """
     _check_kernel(first, "first")
@@ -399,7 +400,7 @@ def pnn_kernel(x1, x2=None, degree: int = 1, *, skip: bool = True, activation: s
 
     The model is :math:`f(x)=\sqrt{2/m}\,c^\top h_N(x)` with :math:`h_1=\phi(W_1x)` and
     :math:`h_n=h_{n-1}*(1+\phi(W_nx))` (``skip=True``) or :math:`h_n=h_{n-1}*\phi(W_nx)`
-    (``skip=False``), :math:`\phi` ReLU or the identity (paper digest §2.2-§2.3).
+    (``skip=False``), :math:`\phi` ReLU or the identity (official code, ``spectral/utils.py`` ``pi_model_ntk``; book chapter "Polynomial nets and the Hadamard product").
     Inputs may lie anywhere in :math:`\mathbb R^d` (norm-dependent arc-cosine kernels).
 
     Args:
@@ -436,8 +437,8 @@ def pnn_ntk(x1, x2=None, degree: int = 1, *, skip: bool = True, activation: str 
             bias: bool = False, max_bytes: int | None = DENSE_MAX_BYTES) -> jax.Array:
     r"""Infinite-width NTK :math:`\Theta(x_1, x_2)` of ``pntk.models.pnn``; see :func:`pnn_kernel`.
 
-    For ``skip=True, activation="relu"`` this is the closed form of the paper
-    digest §3.3,
+    For ``skip=True, activation="relu"`` this is the closed form of the book
+    chapter "The NTK of a polynomial net",
     :math:`2[\kappa_1\beta^{N-1}+x^\top x'\kappa_0\beta^{N-1}+(N-1)x^\top x'\kappa_1\kappa_0\beta^{N-2}]`;
     for ``degree=1`` the two-layer ReLU NTK :math:`2[\kappa_1+x^\top x'\kappa_0]`.
     """
@@ -654,7 +655,7 @@ def empirical_ntk(apply_fn: Callable, params, x1, x2=None, *, batch_size: int = 
     Works for any scalar-output ``apply_fn(params, x) -> (n,)``; the Jacobians
     are computed ``batch_size`` points at a time and contracted block by block,
     so memory is ``O(batch_size * number_of_parameters)``. For ``pntk.models.pnn``
-    the result is the finite-width formula of the paper digest §3.2.
+    the result is the finite-width formula of the book chapter "The NTK of a polynomial net".
     """
     if not callable(apply_fn):
         raise TypeError(f"apply_fn must be callable apply_fn(params, x), got {type(apply_fn).__name__}")

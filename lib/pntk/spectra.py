@@ -2,8 +2,8 @@ r"""Eigenvalues of dot-product kernels on the sphere, exact (Funk-Hecke) and sam
 
 A kernel :math:`k(x,x')=k(x^\top x')` on :math:`\mathbb S^{d-1}` with the uniform
 probability measure is diagonalised by spherical harmonics; all :math:`N(d,k)`
-harmonics of degree :math:`k` share the eigenvalue (Funk-Hecke formula; paper
-digest §5.9)
+harmonics of degree :math:`k` share the eigenvalue (Funk-Hecke formula; Atkinson & Han 2012, chapter 2; book chapter "Spectra of
+polynomial-net NTKs")
 
 .. math::
    \mu_k = \frac{\Gamma(d/2)}{\sqrt\pi\,\Gamma(\frac{d-1}{2})}
@@ -84,6 +84,19 @@ def sphere_eigenvalues(kernel: Callable, dim: int, max_k: int, *, num_nodes: int
 
     Returns:
       ``(max_k + 1,)`` array; :math:`\sum_k N(d,k)\mu_k = k(1)` (Mercer's trace).
+
+    Example: the NTK of a ReLU MLP with 3 hidden layers on :math:`\mathbb S^2`, relative to
+    :math:`\mu_0` and per unit diagonal :math:`\Theta(1)` (the two normalisations of the book
+    chapter "Spectra of polynomial-net NTKs"):
+
+    >>> import numpy as np
+    >>> from pntk import kernels, spectra
+    >>> ntk = lambda t: kernels.relu_mlp_ntk_cosine(t, depth=3)
+    >>> mu = spectra.sphere_eigenvalues(ntk, dim=3, max_k=40)
+    >>> print(" ".join(f"{r:.3g}" for r in mu[[2, 3, 10, 40]] / mu[0]))
+    0.0975 0.0261 0.000689 1.12e-05
+    >>> print(round(float(mu[0] / ntk(np.ones(1))[0]), 4))   # Theta(1) = depth + 1 = 4
+    0.3371
     """
     if not callable(kernel):
         raise TypeError("kernel must be a function of the cosine t, e.g. lambda t: pnn_ntk_cosine(t, 2)")
