@@ -243,3 +243,55 @@ def test_shrink_params_gives_the_narrow_net():
         hn.shrink_params({"Q": np.ones(3)}, 2)
     big = hn.modulated(16, depth=3).init_fn(jax.random.key(0), 5)
     assert hn.modulated(4, depth=3).apply_fn(hn.shrink_params(big, 4), x).shape == (2,)
+
+
+# ---------------------------------------------------------------- bias parametrisation and spectra
+
+@pytest.mark.parametrize("trainable", ["scaled", "raw"])
+def test_bias_ntk_depends_on_what_is_trained(points, trainable):
+    """hn.bias(k, v) is the bias b = sqrt(v) b~ with b~ ~ N(0, 1) trained: the NTK gains v.
+
+    Training b ~ N(0, v) itself gives the same NNGP but an NTK that gains 1.
+    Checked on f = sqrt(2/m) c . relu(W x + b) at width 8192 against both kernels.
+    """
+    import jax.numpy as jnp
+
+    x, _ = points
+    v, m = 4.0, 8192
+    scale = np.sqrt(v) if trainable == "scaled" else 1.0
+
+    def apply_fn(p, z):
+        u = z @ p["W"].T + scale * p["b"]
+        return jnp.sqrt(2.0 / m) * jax.nn.relu(u) @ p["c"]
+
+    keys = jax.random.split(jax.random.key(3), 3)
+    p = {"W": jax.random.normal(keys[0], (m, x.shape[1])),
+         "b": jax.random.normal(keys[1], (m,)) * (np.sqrt(v) / scale),
+         "c": jax.random.normal(keys[2], (m,))}
+    emp = np.asarray(kernels.empirical_ntk(apply_fn, p, x))
+    k = kernels.inputs(x, x)
+    scaled = kernels.dense(kernels.relu(hn.bias(k, v)), 2.0).ntk
+    kb = hn.bias(k, v)
+    raw = kernels.dense(kernels.relu(kb._replace(ntk=k.ntk + 1.0)), 2.0).ntk
+    right, wrong = (scaled, raw) if trainable == "scaled" else (raw, scaled)
+    assert data.relative_error(emp, right) < 0.05
+    assert data.relative_error(emp, wrong) > 2 * data.relative_error(emp, right)
+
+
+def test_hadamard_nets_raise_the_second_harmonic_where_depth_lowers_it():
+    """Book chapter "Other nets with Hadamard products", Spectra: on S^2, mu_2/mu_0 of every Hadamard
+    net exceeds the two-layer ReLU net's, which exceeds that of every deep ReLU net (L = 2, 3, 5, 9)
+    and of the ReLU net with a bias; all decay like k^(-3)."""
+    def ratio2(f):
+        mu = spectra.sphere_eigenvalues(f, 3, 60)
+        assert abs(spectra.decay_exponent(np.arange(20, 61, 2), mu[20::2]) - 3.0) < 0.1
+        return mu[2] / mu[0]
+
+    relu = ratio2(lambda t: kernels.pnn_ntk_cosine(t, 1))
+    for f in (lambda t: kernels.pnn_ntk_cosine(t, 3), lambda t: hn.ncp_ntk_cosine(t, 3),
+              lambda t: hn.ncp_ntk_cosine(t, 3, skip=True), lambda t: hn.modulated_ntk_cosine(t),
+              lambda t: hn.modulated_ntk_cosine(t, gate="relu")):
+        assert ratio2(f) > relu
+    for depth in (2, 3, 5, 9):
+        assert ratio2(lambda t, L=depth: kernels.relu_mlp_ntk_cosine(t, L)) < relu
+    assert ratio2(lambda t: kernels.relu_mlp_ntk_cosine(t, 1, bias=True)) < relu

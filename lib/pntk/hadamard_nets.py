@@ -1,13 +1,18 @@
 r"""Other nets with Hadamard products: the NCP, the NCP with skip, and a modulated (gated) layer.
 
-Book chapter "Other nets with Hadamard products" (Part III; paper digest §2.1,
-§3.4, §4.5). Each architecture comes as a finite-width model in the NTK
+Book chapter "Other nets with Hadamard products" (Part III); the paper's claim
+that its results extend to "other types of NNs-Hp" is in its abstract
+(Wu et al. 2022), the polynomial nets are those of the official code
+(LIONS-EPFL/pntk at 7a301db) and of the Pi-nets (Chrysos et al. 2020), and
+the general theory is Tensor Programs (Yang 2020). Each architecture comes as
+a finite-width model in the NTK
 parametrisation (``(init_fn, apply_fn)``, as :mod:`pntk.models`), its exact
 infinite-width kernel composed from the layers of :mod:`pntk.kernels`, the
 same kernel as a function of the cosine on the sphere (for Funk-Hecke
 spectra), and, where neural-tangents can express it, the same net in ``stax``.
 
-The rule behind every kernel here (paper digest §3.4; :func:`pntk.kernels.hadamard`):
+The rule behind every kernel here (book chapter "The NTK of a polynomial net",
+the two Hadamard lemmas; :func:`pntk.kernels.hadamard`):
 for a Hadamard product :math:`g=\prod_n\phi_n` of branches with independent
 parameters, with branch NNGPs :math:`K_n` and NTKs :math:`\Theta_n`,
 
@@ -15,7 +20,9 @@ parameters, with branch NNGPs :math:`K_n` and NTKs :math:`\Theta_n`,
 
 Two more layers are needed, both elementary:
 
-* :func:`bias` — a trainable :math:`\mathcal N(0,v)` bias adds :math:`v` to the NNGP and to the NTK;
+* :func:`bias` — a bias :math:`b=\sqrt v\,\tilde b` with trainable :math:`\tilde b\sim\mathcal N(0,1)`
+  adds :math:`v` to the NNGP and to the NTK (a trainable :math:`b\sim\mathcal N(0,v)` itself
+  would add :math:`v` to the NNGP but 1 to the NTK);
 * :func:`add` — a sum of *uncorrelated* branches (each pair has a factor that is an
   independent, zero-mean linear layer) adds NNGPs and adds NTKs.
 
@@ -23,7 +30,7 @@ The architectures (all weights i.i.d. :math:`\mathcal N(0,1)`, first layer
 without :math:`1/\sqrt d` as in the paper's code, hidden layers
 :math:`\frac1{\sqrt m}S`, readout :math:`\sqrt{2/m}\,c^\top`):
 
-* NCP, nested coupled CP decomposition of Chrysos et al. (digest §2.1), with
+* NCP, nested coupled CP decomposition of Chrysos et al. (Pi-nets), with
   :math:`x_0=0`,
 
   .. math:: x_n=\phi(A_nz)*\Bigl(\tfrac1{\sqrt m}S_nx_{n-1}+b_n\Bigr),\quad n=1,\dots,N,\qquad f=\sqrt{2/m}\,c^\top x_N ;
@@ -85,11 +92,14 @@ _MAX_DEGREE = 64
 # ----------------------------------------------------------------------------
 
 def bias(k: Kernel, variance: float = 1.0) -> Kernel:
-    r"""Add a trainable bias :math:`b\sim\mathcal N(0,v)` to every unit of a pre-activation layer.
+    r"""Add a bias :math:`b=\sqrt v\,\tilde b`, :math:`\tilde b\sim\mathcal N(0,1)` trainable, to every unit of a pre-activation layer.
 
-    :math:`\E[(u+b)(u'+b)]=K+v` and the gradient in :math:`b` is 1 (times the
-    standard deviation), so NNGP :math:`K+v`, NTK :math:`\Theta+v`, and both
-    diagonals grow by :math:`v`. ``bias(inputs(x, x'))`` is the input kernel
+    :math:`\E[(u+b)(u'+b)]=K+v` and the gradient in the trainable
+    :math:`\tilde b` is :math:`\sqrt v`, so NNGP :math:`K+v`, NTK
+    :math:`\Theta+v`, and both diagonals grow by :math:`v`. (Were
+    :math:`b\sim\mathcal N(0,v)` itself the trainable parameter, its gradient
+    would be 1 and the NTK would grow by 1, not :math:`v`; at the default
+    ``variance=1`` the two agree.) ``bias(inputs(x, x'))`` is the input kernel
     with a constant coordinate appended (the "bias trick").
     """
     v = _validate.nonnegative_float(variance, "variance")
@@ -199,7 +209,8 @@ def ncp(degree: int, width: int, *, skip: bool = False, activation: str = "relu"
 
     :math:`x_0=0`, :math:`x_n=\phi(A_nz)*(\frac1{\sqrt m}S_nx_{n-1}+b_n)`
     (:math:`+\frac1{\sqrt m}V_nx_{n-1}` with ``skip``), :math:`f=\sqrt{2/m}\,c^\top x_N`
-    (paper digest §2.1, with ReLU :math:`\phi` or the identity). All
+    (the NCP of the Pi-nets, Chrysos et al. 2020, with ReLU :math:`\phi` or
+    the identity). All
     parameters i.i.d. :math:`\mathcal N(0,1)`.
 
     Returns:
@@ -525,11 +536,14 @@ def ntk_error_vs_width(make_model: Callable, exact, x, widths, *, key, num_seeds
 
 
 def kernel_regressor(ntk_fn: Callable, x_train, y_train, *, ridge: float = 0.0) -> Callable:
-    r"""Kernel regression :math:`f(x)=\Theta(x,X)(\Theta(X,X)+\lambda I)^{-1}y` with any kernel ``ntk_fn(x1, x2)``.
+    r"""Kernel regression :math:`f(x)=\Theta(x,X)(\Theta(X,X)+\delta I)^{-1}y` with any kernel ``ntk_fn(x1, x2)``.
 
     The predictor of a wide net trained to convergence by gradient flow from
-    a zero-output initialisation (paper digest §4.2). Returns ``predict(x) -> (n,)``
-    with ``predict.alpha`` the dual coefficients.
+    a zero-output initialisation (book chapter "Training a wide polynomial net is kernel
+    regression"). Returns ``predict(x) -> (n,)``
+    with ``predict.dual`` the dual coefficients
+    :math:`\mathbf v=(\Theta(X,X)+\delta I)^{-1}y` (:math:`\delta` = ``ridge``), as
+    :func:`pntk.extrapolation.ntk_regressor`.
     """
     if not callable(ntk_fn):
         raise TypeError("ntk_fn must be callable ntk_fn(x1, x2) -> (n1, n2)")
@@ -538,11 +552,11 @@ def kernel_regressor(ntk_fn: Callable, x_train, y_train, *, ridge: float = 0.0) 
     ridge = _validate.nonnegative_float(ridge, "ridge")
     k = np.asarray(ntk_fn(x_train, x_train))
     k = 0.5 * (k + k.T)
-    alpha = np.linalg.solve(k + ridge * np.eye(k.shape[0]), y_train)
+    dual = np.linalg.solve(k + ridge * np.eye(k.shape[0]), y_train)
 
     def predict(x):
         x = _validate.points(x, "x", dim=x_train.shape[1])
-        return np.asarray(ntk_fn(x, x_train)) @ alpha
+        return np.asarray(ntk_fn(x, x_train)) @ dual
 
-    predict.alpha = alpha
+    predict.dual = dual
     return predict
