@@ -49,7 +49,7 @@ def test_degree_one_is_the_classical_two_layer_relu_ntk(ball_points):
 
 @pytest.mark.parametrize("degree", [1, 2, 3, 5, 9])
 def test_pnn_ntk_on_the_sphere_equals_the_boxed_closed_form(degree):
-    """Paper digest §3.3: 2[k1 b^(N-1) + t k0 b^(N-1) + (N-1) t k1 k0 b^(N-2)], written out by hand."""
+    """Book chapter "The NTK of a polynomial net": 2[k1 b^(N-1) + t k0 b^(N-1) + (N-1) t k1 k0 b^(N-2)], written out by hand."""
     t = np.linspace(-1, 1, 101)
     theta = np.arccos(t)
     k1 = (np.sqrt(1 - t**2) + (np.pi - theta) * t) / (2 * np.pi)
@@ -112,7 +112,7 @@ def test_gram_matrices_are_symmetric_and_psd(degree, bias):
 @pytest.mark.parametrize("degree", [1, 2, 3, 5])
 @pytest.mark.parametrize("skip", [True, False])
 def test_bias_free_kernel_is_a_polynomial_of_degree_n_along_rays(degree, skip, sphere_points):
-    """Theta(t v, x') is a polynomial of degree <= N in t > 0 vanishing at 0 (paper digest §4.3)."""
+    """Theta(t v, x') is a polynomial of degree <= N in t > 0 vanishing at 0 (book chapter "Extrapolation", the ray proposition)."""
     v = sphere_points[0][0]
     t = np.linspace(0.5, 40.0, degree + 6)
     k = np.asarray(kernels.pnn_ntk(np.asarray(data.ray(v, t)), sphere_points[1], degree, skip=skip))
