@@ -16,7 +16,7 @@ def widths(degree):
 
 
 def finite_width_formula(params, x1, x2, degree):
-    """Paper digest §3.2, written out with numpy: the empirical NTK of the skip ReLU-CCP without autodiff."""
+    """The finite-width formula of the book chapter "The NTK of a polynomial net", written out with numpy: the empirical NTK of the skip ReLU-CCP without autodiff."""
     w, c = np.asarray(params["W"]), np.asarray(params["c"])
     m = c.shape[0]
 

@@ -217,6 +217,19 @@ API = [
     ("frequency.learning_time", lambda: _mod("frequency").learning_time([1.0], 1.0, factor=0.5), ValueError, "factor must be > 1"),
     ("frequency.gegenbauer_energy", lambda: _mod("frequency").gegenbauer_energy(-1, 1.0, 3), ValueError, "k must be an integer >= 0"),
     ("frequency.projection_dynamics", lambda: _mod("frequency").projection_dynamics(np.ones((2, 3)), np.ones(2), np.ones((1, 2)), [0.1], 3), ValueError, "k_train must be a square matrix"),
+    # added for the functions of the other modules' recent commits (their owners cannot edit this table)
+    ("data.harmonic_count", lambda: data.harmonic_count(1, 2), ValueError, "dim must be an integer >= 2"),
+    ("training.slowest_contraction", lambda: training.slowest_contraction(np.eye(3), -1.0), ValueError, "learning_rate must be a finite number"),
+    ("training.steps_to_tolerance", lambda: training.steps_to_tolerance(np.eye(3), 0.1, tolerance=2.0), ValueError, r"tolerance must lie in \(0, 1\)"),
+    ("training.initial_output_variance", lambda: training.initial_output_variance(np.eye(3), np.ones((2, 4)), np.eye(3), np.ones((2, 3)), np.ones(2)), ValueError, r"k_test_train must have shape \(n_test, 3\)"),
+    ("convergence.half_line_polyfit", lambda: _mod("convergence").half_line_polyfit([1.0, -1.0], [1.0, 2.0], [0.5], 0), ValueError, "degree must be an integer >= 1"),
+    ("equivalence.distances_to_limit", lambda: _mod("equivalence").distances_to_limit("run"), TypeError, "run must be a TrainingComparison"),
+    ("equivalence.initial_output_effect", lambda: _mod("equivalence").initial_output_effect(0, XS, np.ones(4), XS, np.ones(4)), ValueError, "degree must be an integer >= 1"),
+    ("frequency.prediction_dynamics", lambda: _mod("frequency").prediction_dynamics(np.eye(3), np.ones(3), -0.1, [1]), ValueError, "learning_rate must be a finite number"),
+    ("frequency.component_coefficients", lambda: _mod("frequency").component_coefficients(np.ones((2, 3)), np.ones(4)), ValueError, r"values must be a finite array of shape \(3,\)"),
+    ("convergence.empirical_nngp", lambda: _mod("convergence").empirical_nngp("p", X), TypeError, "params must be the dict"),
+    ("convergence.nngp_convergence", lambda: _mod("convergence").nngp_convergence(KEY, XS, [2], [4], 0), ValueError, "num_seeds must be an integer >= 1"),
+    ("frequency.stable_rate", lambda: _mod("frequency").stable_rate(np.ones((2, 3))), ValueError, "k_train must be a square matrix"),
 ]
 
 
