@@ -331,11 +331,14 @@ def widgets_case(quick: bool) -> dict:
         for kw in kwargs_list:  # warm-up: every compiled program of these settings
             fn(**kw)
         widgets.cache_clear()
-        first_visit = []
+        first_visit, first_visit_cpu = [], []
         for kw in kwargs_list:  # each setting's first visit (results of earlier settings cached, as live)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn(**kw)
             first_visit.append(time.perf_counter() - start)
+            # CPU time of the process, all its threads: on one CPU of its own, the latency; other jobs'
+            # turns on a shared CPU add to the wall time but not to this
+            first_visit_cpu.append(time.process_time() - start_cpu)
         repeat = []
         for kw in kwargs_list:  # a setting seen before: cache hit
             start = time.perf_counter()
@@ -349,7 +352,8 @@ def widgets_case(quick: bool) -> dict:
             cold.append(time.perf_counter() - start)
         slowest = max(range(len(kwargs_list)), key=lambda i: first_visit[i])
         out[name] = {"settings": len(kwargs_list), "median_s": statistics.median(first_visit),
-                     "max_s": max(first_visit), "slowest_setting": {k: str(v) for k, v in kwargs_list[slowest].items()},
+                     "max_s": max(first_visit), "median_cpu_s": statistics.median(first_visit_cpu),
+                     "max_cpu_s": max(first_visit_cpu), "slowest_setting": {k: str(v) for k, v in kwargs_list[slowest].items()},
                      "cache_hit_median_s": statistics.median(repeat),
                      "all_caches_cleared_median_s": statistics.median(cold)}
     return {"widgets": out}
@@ -532,7 +536,7 @@ def section_binder(quick: bool, log) -> dict:
 
     commit, date = git_commit(), datetime.datetime.now().isoformat(timespec="seconds")
     toc = [p for p in chapters.toc_chapters() if chapters.is_notebook(p)]
-    if CHAPTER_SUBSET:
+    if CHAPTER_SUBSET is not None:
         wanted = {(ROOT / c).resolve() for c in CHAPTER_SUBSET}
         toc = [p for p in toc if p.resolve() in wanted]
     rows = []
@@ -551,7 +555,8 @@ def section_binder(quick: bool, log) -> dict:
     if "widgets" in explorers:
         explorers = {name: {k: v for k, v in r.items()} for name, r in explorers["widgets"].items()}
         for name, r in explorers.items():
-            log(f"  binder explorer {name} on one CPU: median {r['median_s']:.3f} s, max {r['max_s']:.3f} s")
+            log(f"  binder explorer {name} on one CPU: median {r['median_s']:.3f} s, max {r['max_s']:.3f} s "
+                f"(CPU time: median {r['median_cpu_s']:.3f} s, max {r['max_cpu_s']:.3f} s)")
     elif "error" in explorers:
         explorers = {"skipped": f"explorer benchmark failed: {explorers['error']}"}
     return {"rows": rows, "explorers": explorers, "explorers_date": date, "explorers_commit": commit,
@@ -562,7 +567,7 @@ def section_binder(quick: bool, log) -> dict:
 def merge_binder_rows(new: dict, old: dict | None) -> dict:
     """A run of some chapters (--chapters) keeps the previous rows of the others, each with its own
     date and commit; rows of chapters no longer in the table of contents are dropped."""
-    if not old or not new.get("subset"):
+    if not old or new.get("subset") is None:
         return new
     sys.path.insert(0, str(ROOT / "tests"))
     import chapters
@@ -776,10 +781,11 @@ def tables(results: dict) -> str:
             out.append(f"\nLive explorers on one CPU ({s.get('explorers_date')}, commit "
                        f"{(s.get('explorers_commit') or '?')[:10]}): one slider change, JIT warm, each setting's first "
                        "visit.\n")
-            out.append("| explorer | settings | median | max | cache hit |")
-            out.append("|---|---:|---:|---:|---:|")
+            out.append("| explorer | settings | median | max | median CPU time | max CPU time | cache hit |")
+            out.append("|---|---:|---:|---:|---:|---:|---:|")
             for name, r in ex.items():
                 out.append(f"| {name} | {r['settings']} | {_fmt_s(r['median_s'])} | {_fmt_s(r['max_s'])} | "
+                           f"{_fmt_s(r.get('median_cpu_s'))} | {_fmt_s(r.get('max_cpu_s'))} | "
                            f"{_fmt_s(r['cache_hit_median_s'])} |")
         out.append("")
     if "book" in sec:
@@ -1055,8 +1061,9 @@ def main(argv=None) -> int:
     # internal: one measurement in this fresh process
     parser.add_argument("--case", nargs=4, metavar=("METHOD", "N", "DEGREE", "REPEATS"), help=argparse.SUPPRESS)
     parser.add_argument("--large-case", nargs=3, metavar=("N", "BLOCK", "DTYPE"), help=argparse.SUPPRESS)
-    parser.add_argument("--chapters", nargs="+", metavar="BOOK/NAME.md",
-                        help="binder section: measure only these chapters (keeps the previous rows of the others)")
+    parser.add_argument("--chapters", nargs="*", metavar="BOOK/NAME.md",
+                        help="binder section: measure only these chapters (keeps the previous rows of the others; "
+                             "none: only the explorers)")
     parser.add_argument("--widgets-case", metavar="QUICK", help=argparse.SUPPRESS)
     parser.add_argument("--chapter-case", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--one-cpu", action="store_true", help=argparse.SUPPRESS)  # pin this case to one CPU

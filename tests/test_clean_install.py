@@ -3,7 +3,8 @@
 The new environment (in a temporary directory, on a copy of the repository) must import ``pntk`` from the
 copy and execute one chapter (``book/intro.md``) with its own Python and its own Jupyter kernel. Nothing
 from the project's ``.venv`` is reused; pip's download cache (``PIP_CACHE_DIR``, default ``~/.cache/pip``)
-is, so a second run does not download the wheels again.
+is, so a second run does not download the wheels again. The throw-away-venv helpers are shared with
+tests/test_binder.py and tests/test_publishing.py (tests/venvs.py).
 
 It needs the package registry (PyPI). When the registry cannot be reached the test is skipped with the
 pip error in the message; any other failure (a conflict in requirements.txt, a broken postBuild, an import
@@ -20,6 +21,8 @@ import time
 
 import pytest
 
+from venvs import base_python as _python_for_venv, registry_reachable as _registry_reachable
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # what Binder sees of the repository that the install and the chapter need
 COPY = ["requirements.txt", "postBuild", "pyproject.toml", "lib", "book", "_toc.yml", "_config.yml",
@@ -27,24 +30,10 @@ COPY = ["requirements.txt", "postBuild", "pyproject.toml", "lib", "book", "_toc.
 CHAPTER = "book/intro.md"
 
 
-def _python_for_venv() -> str:
-    """The interpreter that made the project's venv (not the venv itself, whose packages must not leak in)."""
-    return getattr(sys, "_base_executable", None) or sys.executable
-
-
 def _run(cmd, cwd, env, timeout):
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
-
-
-def _registry_reachable(env, tmp_path):
-    """A quick pip download of one small pinned package: fails fast without a registry."""
-    pins = [l for l in (ROOT / "requirements.txt").read_text().splitlines() if l.startswith("frozendict==")]
-    probe = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(tmp_path / "probe"),
-                            "--timeout", "15", "--retries", "1", *(pins or ["frozendict"])],
-                           env=env, capture_output=True, text=True, timeout=120)
-    return probe.returncode == 0, probe.stdout[-1000:] + probe.stderr[-1000:]
 
 
 @pytest.mark.slow

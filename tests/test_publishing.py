@@ -172,6 +172,7 @@ def test_binder_results_have_their_provenance():
         assert row["date"] and row.get("commit"), row
         assert "error" in row or len(row["cpus"]) == 1, f"{row['chapter']}: not measured on one CPU"
     assert {"extrapolation", "spectrum"} <= set(section["explorers"]), section["explorers"]
+    assert all("median_cpu_s" in e for e in section["explorers"].values()), section["explorers"]
 
 
 @pytest.mark.xfail(strict=True, reason=REGENERATE)
