@@ -145,6 +145,9 @@ def test_binder_uses_the_python_of_runtime_txt(binder):
 def test_every_pin_installs_on_binders_python(binder, tmp_path):
     """The lock installs, from wheels, on exactly the Python Binder uses; and it is complete there:
     the resolver adds no package that requirements.txt does not pin (pip, setuptools, wheel aside)."""
+    # repo2docker's Python build pack installs requirements.txt (no environment.yml or other file took over)
+    assert re.search(r'^RUN \$\{KERNEL_PYTHON_PREFIX\}/bin/pip install .*-r "?requirements\.txt"?$', binder["output"],
+                     flags=re.M), "repo2docker does not install requirements.txt"
     python, env, exact = binder["bin"] / "python", binder["env"], binder["python_exact"]
     common = ["-m", "pip", "install", "--dry-run", "--ignore-installed", "--only-binary=:all:",
               "--python-version", exact, "--target", tmp_path / "target", "--quiet"]
