@@ -85,6 +85,7 @@ def test_gram_matrix_is_exactly_symmetric_and_psd():
         assert lam[0] >= -1e-12 * lam[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth,bias", [(2, False), (3, True)])
 def test_empirical_ntk_converges_like_one_over_sqrt_width(depth, bias):
     """Finite-width autodiff NTK of models.relu_mlp vs the exact kernel, 8 seeds per width.
