@@ -17,7 +17,7 @@ linearised net (:func:`pntk.training.linearized_dynamics`) shrinks the
 residual along the :math:`j`-th eigenvector of :math:`\Theta(X,X)` by
 :math:`1-2\eta\lambda_j/n` per step; for many uniform points
 :math:`\lambda_j/n\approx\mu_k`, so a degree-:math:`k` component decays like
-:math:`(1-2\eta\mu_k)^t` (:func:`predicted_residual`, :func:`learning_time`).
+:math:`(1-2\eta\mu_k)^s` after :math:`s` steps (:func:`predicted_residual`, :func:`learning_time`).
 
 Everything here is a pure function of its arguments; the spectra are exact
 (quadrature to round-off), not sampled.
@@ -196,7 +196,7 @@ def parity_exponents(mu, k_min: int, k_max: int | None = None, *, zero_tol: floa
     r"""Least-squares slopes of :math:`\log\mu_k` against :math:`\log k` on :math:`k\in[k_{\min},k_{\max}]`, even and odd :math:`k` apart.
 
     By Bietti & Bach (2021) an endpoint singularity
-    :math:`c_{\pm1}s^{\nu}` of the kernel at :math:`t=\pm1` gives
+    :math:`c_{\pm1}(1\mp t)^{\nu}` of the kernel at :math:`t=\pm1` gives
     :math:`\mu_k\sim C\,(c_1+(-1)^k c_{-1})\,k^{-d-2\nu+1}`: the two parities can
     have different constants (or one can vanish), so they are fitted apart.
     Eigenvalues with :math:`|\mu_k|\le` ``zero_tol`` :math:`\cdot\max|\mu|` count as zero;
@@ -239,9 +239,9 @@ def normalize_kernel(k) -> np.ndarray:
 
 
 def predicted_residual(mu, learning_rate: float, steps) -> np.ndarray:
-    r"""Residual factor :math:`(1-2\eta\mu_k)^t` of each frequency, ``(len(steps), len(mu))``.
+    r"""Residual factor :math:`(1-2\eta\mu_k)^s` after :math:`s` steps, of each frequency, ``(len(steps), len(mu))``.
 
-    The linearised dynamics :math:`r_{t+1}=(I-\frac{2\eta}{n}\Theta(X,X))r_t`
+    The linearised dynamics :math:`r_{s+1}=(I-\frac{2\eta}{n}\Theta(X,X))r_s`
     (mean squared error, :mod:`pntk.training`) with the Gram eigenvalues
     :math:`\lambda/n` replaced by the operator eigenvalues :math:`\mu_k`.
     """
@@ -296,10 +296,10 @@ def gegenbauer_energy(k: int, alpha: float, dim: int, *, num_nodes: int = DEFAUL
 
 
 def projection_dynamics(k_train, y, projections, learning_rates, steps, *, f0_train=None) -> np.ndarray:
-    r"""Residual projections :math:`a(t)=P\,(y-f_t(X))` of the linearised dynamics for several learning rates at once.
+    r"""Residual projections :math:`a(s)=P\,(y-f_s(X))` of the linearised dynamics for several learning rates at once.
 
     The same closed form as :func:`pntk.training.linearized_dynamics`
-    (:math:`y-f_t(X)=V q^t V^\top (y-f_0(X))`, :math:`q=1-2\eta\lambda/n`), but
+    (:math:`y-f_s(X)=V q^s V^\top (y-f_0(X))`, :math:`q=1-2\eta\lambda/n`), but
     with one eigendecomposition of :math:`\Theta(X,X)` shared by every
     learning rate and every target column: a kernel normalised to unit diagonal
     at rate :math:`\eta` is the raw kernel at rate :math:`\eta/\Theta(1)`.
