@@ -529,7 +529,7 @@ def draw_spectrum(frame: SpectrumFrame):
     with _frame_style():
         # 6.6 in over the frame's 660 px: 100 dpi, the same text size as the extrapolation frame
         fig = _new_figure((6.6, 3.6))
-        fig.subplots_adjust(left=0.11, right=0.99, bottom=0.27, top=0.91, wspace=0.3)
+        fig.subplots_adjust(left=0.11, right=0.99, bottom=0.27, top=0.91, wspace=0.38)
         ax, ax2, ax3 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.25, 1, 1]})
         curves = [(frame.mu_relu, plotting.RELU_COLOR, "ReLU", "--"),
                   (frame.mu_deep, _DEEP_COLOR, f"ReLU, {_DEEP_DEPTH} layers", "-."),
@@ -546,8 +546,8 @@ def draw_spectrum(frame: SpectrumFrame):
                title=f"d = {frame.dim}, {_width_label(frame.width, short=True)}")
         _log_ticks(ax.xaxis, [1, 3, 10, 30], ["1", "3", "10", "30"])
         _log_ticks(ax.yaxis, [1e-6, 1e-4, 1e-2, 1], ["1e-6", "1e-4", "0.01", "1"])
-        # the eigenvalues fall from the upper left: the lower left is empty
-        ax.legend(fontsize="x-small", loc="lower left", handlelength=1.8, borderaxespad=0.2)
+        # the eigenvalues fall from the upper left: the upper right is empty
+        ax.legend(fontsize="x-small", loc="upper right", handlelength=1.8, borderaxespad=0.2)
         t = frame.steps[1:]
         for axis, mine, deep, title in ((ax2, frame.residual, frame.residual_deep, "training points"),
                                         (ax3, frame.heldout, frame.heldout_deep, "fresh points")):
