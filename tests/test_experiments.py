@@ -72,35 +72,52 @@ def test_targets():
     np.testing.assert_allclose(np.sum(h**2, 1), 1.0)
 
 
-def test_bad_input_is_refused_with_a_clear_error():
-    with pytest.raises(ValueError, match="products"):
-        xp.pinet_large(products=1)
-    with pytest.raises(TypeError, match="width"):
-        xp.pinet_large(width=10.0)
-    with pytest.raises(TypeError, match="widths"):
-        xp.torch_mlp(27)
-    with pytest.raises(ValueError, match="widths"):
-        xp.torch_mlp(())
-    net = xp.pinet_large(products=2, width=3)
-    params = net.init_fn(jax.random.key(0))
-    with pytest.raises(ValueError, match="x must have shape"):
-        net.apply_fn(params, np.zeros((4, 2)))
-    with pytest.raises(ValueError, match="x must have non-negative"):
-        xp.sqrt_sum(-np.ones((2, 1)))
-    with pytest.raises(ValueError, match="x must have shape"):
-        xp.helix(np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="y must have shape"):
-        xp.adam_full_batch(net.apply_fn, params, np.zeros((4, 1)), np.zeros((5, 2)))
-    with pytest.raises(ValueError, match="steps"):
-        xp.adam_full_batch(net.apply_fn, params, np.zeros((4, 1)), np.zeros((4, 2)), steps=0)
-    with pytest.raises(ValueError, match="learning_rate"):
-        xp.adam_full_batch(net.apply_fn, params, np.zeros((4, 1)), np.zeros((4, 2)), learning_rate=-1.0)
-    with pytest.raises(TypeError, match="apply_fn"):
-        xp.adam_full_batch(None, params, np.zeros((4, 1)), np.zeros((4, 2)))
-    with pytest.raises(ValueError, match="y_true"):
-        xp.mape(np.zeros(3), np.ones(3))
-    with pytest.raises(ValueError, match="dim"):
-        xp.linear_target(jax.random.key(0), 0)
+_NET = xp.pinet_large(products=2, width=3)
+_P = _NET.init_fn(jax.random.key(0))
+_X4 = np.zeros((4, 1))
+# (public function, call with a bad argument, error, message naming the argument): one row at least per function
+# of xp.__all__ (this file owns pntk.experiments' bad-input table; see tests/test_validation.py)
+BAD_INPUT = [
+    ("sqrt_sum", lambda: xp.sqrt_sum(-np.ones((2, 1))), ValueError, "x must have non-negative"),
+    ("sqrt_sum", lambda: xp.sqrt_sum(np.ones(3)), ValueError, r"x must be an \(n, d\) array"),
+    ("l1_norm", lambda: xp.l1_norm(np.ones(3)), ValueError, r"x must be an \(n, d\) array"),
+    ("cos_pi_sum", lambda: xp.cos_pi_sum(np.ones((2, 2, 2))), ValueError, r"x must be an \(n, d\) array"),
+    ("linear_target", lambda: xp.linear_target(jax.random.key(0), 0), ValueError, "dim must be an integer"),
+    ("linear_target", lambda: xp.linear_target(jax.random.key(0), 3, scale=0.0), ValueError, "scale"),
+    ("helix", lambda: xp.helix(np.zeros((3, 2))), ValueError, r"x must have shape \(n, 1\)"),
+    ("pinet_large", lambda: xp.pinet_large(products=1), ValueError, "products must be an integer"),
+    ("pinet_large", lambda: xp.pinet_large(width=10.0), TypeError, "width must be an integer"),
+    ("pinet_large", lambda: xp.pinet_large(n_out=0), ValueError, "n_out must be an integer"),
+    ("pinet_large", lambda: _NET.apply_fn(_P, np.zeros((4, 2))), ValueError, r"x must have shape \(n, 1\)"),
+    ("torch_mlp", lambda: xp.torch_mlp(27), TypeError, "widths must be a sequence"),
+    ("torch_mlp", lambda: xp.torch_mlp(()), ValueError, "widths must contain"),
+    ("torch_mlp", lambda: xp.torch_mlp((4, 0)), ValueError, r"widths\[i\] must be an integer"),
+    ("param_count", lambda: xp.param_count({}), TypeError, "params must be a non-empty pytree"),
+    ("param_count", lambda: xp.param_count({"w": "abc"}), TypeError, "params must be a non-empty pytree"),
+    ("adam_full_batch", lambda: xp.adam_full_batch(_NET.apply_fn, _P, _X4, np.zeros((5, 2))), ValueError,
+     "y must have shape"),
+    ("adam_full_batch", lambda: xp.adam_full_batch(_NET.apply_fn, _P, _X4, np.zeros((4, 2)), steps=0), ValueError,
+     "steps must be an integer"),
+    ("adam_full_batch", lambda: xp.adam_full_batch(_NET.apply_fn, _P, _X4, np.zeros((4, 2)), learning_rate=-1.0),
+     ValueError, "learning_rate must be a finite number"),
+    ("adam_full_batch", lambda: xp.adam_full_batch(None, _P, _X4, np.zeros((4, 2))), TypeError, "apply_fn must be"),
+    ("mape", lambda: xp.mape(np.zeros(3), np.ones(3)), ValueError, "y_true must be non-empty and non-zero"),
+    ("mape", lambda: xp.mape(np.ones(3), np.ones(2)), ValueError, "same shape"),
+]
+
+
+@pytest.mark.parametrize("name,call,error,match", BAD_INPUT, ids=[f"{r[0]}-{i}" for i, r in enumerate(BAD_INPUT)])
+def test_bad_input_is_refused_with_a_clear_error(name, call, error, match):
+    with pytest.raises(error, match=match) as info:
+        call()
+    assert "jax" not in type(info.value).__module__
+
+
+def test_every_public_function_has_a_bad_input_row():
+    import inspect
+
+    public = [n for n in xp.__all__ if callable(getattr(xp, n)) and not inspect.isclass(getattr(xp, n))]
+    assert set(public) <= {row[0] for row in BAD_INPUT}, set(public) - {row[0] for row in BAD_INPUT}
 
 
 def test_tiny_training_run_lowers_the_loss():

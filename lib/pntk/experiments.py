@@ -124,11 +124,11 @@ def pinet_large(products: int = 14, width: int = 10, n_out: int = 2) -> Net:
     r"""The activation-free Pi-net ``pinetlarge`` of ``extra/pinet_large.py`` (1-D input).
 
     With :math:`z'=g(z)` an affine map :math:`\mathbb R\to\mathbb R` (``zgL1``),
-    :math:`L_\ell` affine layers with biases and :math:`\lambda_\ell` affine
+    :math:`L_\ell` affine layers with biases and :math:`J_\ell` affine
     injections :math:`\mathbb R\to\mathbb R^{m}` (``locz``):
 
     .. math::
-       h_1=L_1(z\,z'),\qquad h_\ell=L_\ell\bigl(h_{\ell-1}*\lambda_\ell(z')\bigr),
+       h_1=L_1(z\,z'),\qquad h_\ell=L_\ell\bigl(h_{\ell-1}*J_\ell(z')\bigr),
        \ \ell=2,\dots,P,\qquad f(z)=h_P,
 
     :math:`L_1:\mathbb R\to\mathbb R^m`, :math:`L_\ell:\mathbb R^m\to\mathbb R^m`
@@ -209,8 +209,11 @@ def _torch_mlp(widths, input_dim, n_out):
 
 
 def param_count(params) -> int:
-    """Number of scalar parameters of a pytree."""
-    return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))
+    """Number of scalar parameters of a pytree of arrays (e.g. what an ``init_fn`` returns)."""
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves or not all(isinstance(leaf, (np.ndarray, jax.Array)) for leaf in leaves):
+        raise TypeError("params must be a non-empty pytree of arrays (what init_fn returns)")
+    return int(sum(np.size(leaf) for leaf in leaves))
 
 
 class AdamRun(NamedTuple):
