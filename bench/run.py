@@ -360,7 +360,7 @@ def widgets_case(quick: bool) -> dict:
 
 
 def section_training(quick: bool, log) -> dict:
-    """The spectral-bias chapter's settings (book/spectral_bias.md): n = 1000, d = 10, 30 000 steps; GD n = 200, width 1024."""
+    """The learning-speed chapter's settings (book/learning_speed.md): n = 1000, d = 10, 30 000 steps; GD n = 200, width 1024."""
     import jax
     import numpy as np
     from pntk import data, frequency, kernels, models, training
