@@ -93,6 +93,7 @@ OWNED_ELSEWHERE = {
     "hadamard_nets": "tests/test_hadamard_nets.py",
     "widgets": "tests/test_widgets.py",
     "blocked": "tests/test_blocked.py",
+    "experiments": "tests/test_experiments.py",
 }
 
 
