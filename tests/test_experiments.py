@@ -68,6 +68,10 @@ def test_targets():
     np.testing.assert_allclose(f(x), x @ np.asarray(f.a))
     g = xp.linear_target(jax.random.key(3), 8, scale=20.0)
     np.testing.assert_array_equal(f.a, g.a)
+    q = xp.quadratic_target(jax.random.key(4), 8)
+    assert q.A.shape == (8, 8) and np.abs(q.A).max() <= 1
+    np.testing.assert_allclose(q(2.5 * x), 6.25 * np.asarray(q(x)))  # degree 2 along rays
+    np.testing.assert_allclose(q(x), np.einsum("ni,ij,nj->n", x, np.asarray(q.A), x))
     h = np.asarray(xp.helix(np.linspace(-2, 2, 9)[:, None]))
     np.testing.assert_allclose(np.sum(h**2, 1), 1.0)
 
@@ -84,6 +88,9 @@ BAD_INPUT = [
     ("cos_pi_sum", lambda: xp.cos_pi_sum(np.ones((2, 2, 2))), ValueError, r"x must be an \(n, d\) array"),
     ("linear_target", lambda: xp.linear_target(jax.random.key(0), 0), ValueError, "dim must be an integer"),
     ("linear_target", lambda: xp.linear_target(jax.random.key(0), 3, scale=0.0), ValueError, "scale"),
+    ("quadratic_target", lambda: xp.quadratic_target(jax.random.key(0), 2.0), TypeError, "dim must be an integer"),
+    ("quadratic_target", lambda: xp.quadratic_target(jax.random.key(0), 3)(np.ones((2, 2))), ValueError,
+     r"x must have shape \(n, 3\)"),
     ("helix", lambda: xp.helix(np.zeros((3, 2))), ValueError, r"x must have shape \(n, 1\)"),
     ("pinet_large", lambda: xp.pinet_large(products=1), ValueError, "products must be an integer"),
     ("pinet_large", lambda: xp.pinet_large(width=10.0), TypeError, "width must be an integer"),

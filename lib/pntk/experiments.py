@@ -5,8 +5,9 @@ experiments follow the official code (LIONS-EPFL/pntk at commit 7a301db,
 bibliography key ``pntk_code``):
 
 * the Xu-style target suite of ``extra/sample_scripts/`` (``sample_sqrt.py``,
-  ``sample_l1.py``, ``sample_linear.py``, ``sample_cos.py``):
-  :func:`sqrt_sum`, :func:`l1_norm`, :func:`cos_pi_sum`, :func:`linear_target`;
+  ``sample_l1.py``, ``sample_linear.py``, ``sample_cos.py``,
+  ``sample_quadratic.py``): :func:`sqrt_sum`, :func:`l1_norm`,
+  :func:`cos_pi_sum`, :func:`linear_target`, :func:`quadratic_target`;
 * the helix of ``sample_helix.py`` fitted by the activation-free Pi-net
   ``pinetlarge`` of ``extra/pinet_large.py``: :func:`helix`,
   :func:`pinet_large`, and a ReLU MLP with PyTorch's default initialisation
@@ -35,6 +36,7 @@ __all__ = [
     "l1_norm",
     "cos_pi_sum",
     "linear_target",
+    "quadratic_target",
     "helix",
     "Net",
     "pinet_large",
@@ -90,6 +92,25 @@ def linear_target(key, dim: int, scale: float = 10.0) -> Callable:
         return x @ a
 
     f.a = a
+    return f
+
+
+def quadratic_target(key, dim: int) -> Callable:
+    r"""A random quadratic form :math:`f(x)=x^\top Ax`, :math:`A_{ij}\sim U[-1,1]` (``sample_quadratic.py``).
+
+    The returned function maps ``(n, dim)`` to ``(n,)`` and carries the matrix as ``.A``.
+    Along every ray it is the degree-2 polynomial :math:`r^2\,v^\top Av`."""
+    key = _validate.prng_key(key)
+    dim = _validate.positive_int(dim, "dim")
+    a = jax.random.uniform(key, (dim, dim), jnp.float64, -1.0, 1.0)
+
+    def f(x):
+        x = _x(x)
+        if x.shape[1] != dim:
+            raise ValueError(f"x must have shape (n, {dim}), got {x.shape}")
+        return jnp.einsum("ni,ij,nj->n", x, a, x)
+
+    f.A = a
     return f
 
 
