@@ -1,23 +1,56 @@
 // Checks pages of the built book in headless Chromium (playwright-core), fully offline.
 //
 //   node browser/check_pages.mjs --base http://127.0.0.1:PORT/ --shots DIR --report FILE.json \
-//        [--chromium /usr/bin/chromium] [--timeout-ms 60000] PAGE.html [PAGE.html ...]
+//        [--chromium /usr/bin/chromium] [--timeout-ms 60000] [--devices phone,tablet] \
+//        [--print PAGE.html,PAGE.html] [--slow4g] PAGE.html [PAGE.html ...]
 //
 // For every page: every request to a host other than localhost is blocked and counted as a failure
 // (the offline build must need none); failed local requests, console errors and page errors fail;
 // MathJax must have rendered every math element and no raw TeX may be left in the text (code, pre
 // and MathJax's own output excepted); every embedded ipywidgets view must be rendered; in every
-// static widget (class pntk-static-widget) each slider is moved with the keyboard (Home, End,
-// ArrowLeft) and the visible frame (the bytes of its visible images) must change each time; cell
+// static widget (class pntk-static-widget) each range input is moved with the keyboard (Home, End,
+// ArrowLeft) and the visible frame (the bytes of its visible images) must change each time, the
+// input must have its visible label as its name and announce its value in words (aria-valuetext
+// holding the label, not the index), the frame must have alt text and the widget's polite live
+// region must announce it; axe-core (WCAG 2.1 A and AA) must find no serious or critical violation,
+// in light and in dark mode, after math and widgets have rendered; cell
 // outputs must hold no warnings, tracebacks or stderr; the page must not overflow horizontally, no
 // code block, output, display equation or table may be wider than the text column (clipped), and no
 // figure may be shrunk so far that its text is unreadable.
-// A full-page screenshot is saved per page, and a JSON report with one entry per page.
+// Then, per device (phone 390x844, tablet 768x1024, touch): the visible "book contents" button must
+// open the table of contents (and the "contents of this page" button the page's contents), no
+// inline formula may be clipped, nothing may overflow the page, whatever scrolls sideways must show
+// a scroll cue, and every range input of a static widget must give at least 44 px per step and be
+// 44 px tall. --print pages: printed to A4 (PDF saved), no code block or equation may be cut at
+// the text width, and the learning objectives must be on the first page. --slow4g: every page
+// loaded cold under DevTools' Slow 4G (562.5 ms RTT, 1.44 Mbit/s down) must paint its first
+// content within 8 s and show its static explorers within 15 s (bytes and requests recorded).
+// A full-page screenshot is saved per page (and of each explorer on a phone, and of the first
+// printed page), and a JSON report with one entry per page.
 // Exit status: 0 when every page passed, 1 when some check failed, 2 when the driver itself failed.
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const AXE_FAIL = new Set(['serious', 'critical']);
+const DEVICES = {
+  phone: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+  tablet: { viewport: { width: 768, height: 1024 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 },
+};
+const MIN_TOUCH = 44;  // px per step of a range input, and its height, on a touch screen
+// A4 at 96 px per inch with 12 mm margins: the printed text width and the height of one page
+const PRINT_MARGIN = '12mm';
+const PRINT_TEXT_WIDTH = Math.floor((210 - 24) / 25.4 * 96);
+const PRINT_PAGE_HEIGHT = Math.floor((297 - 24) / 25.4 * 96);
+// DevTools' Slow 4G preset and the limits of issue 20
+const SLOW_4G = { offline: false, latency: 562.5, downloadThroughput: 1.44e6 / 8, uploadThroughput: 675e3 / 8 };
+const FIRST_PAINT_LIMIT_MS = 8000;
+const EXPLORER_LIMIT_MS = 15000;
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -30,7 +63,8 @@ const KNOWN_UPSTREAM = [
 ];
 
 function parseArgs(argv) {
-  const opts = { chromium: '/usr/bin/chromium', timeoutMs: 60000, pages: [] };
+  const opts = { chromium: '/usr/bin/chromium', timeoutMs: 60000, pages: [], devices: ['phone', 'tablet'],
+    print: [], slow4g: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--base') opts.base = argv[++i];
@@ -38,11 +72,15 @@ function parseArgs(argv) {
     else if (a === '--report') opts.report = argv[++i];
     else if (a === '--chromium') opts.chromium = argv[++i];
     else if (a === '--timeout-ms') opts.timeoutMs = Number(argv[++i]);
+    else if (a === '--devices') opts.devices = argv[++i].split(',').filter(Boolean);
+    else if (a === '--print') opts.print = argv[++i].split(',').filter(Boolean);
+    else if (a === '--slow4g') opts.slow4g = true;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else opts.pages.push(a);
   }
   for (const key of ['base', 'shots', 'report']) if (!opts[key]) throw new Error(`--${key} is required`);
   if (!opts.pages.length) throw new Error('no pages given');
+  for (const d of opts.devices) if (!DEVICES[d]) throw new Error(`unknown device ${d} (known: ${Object.keys(DEVICES)})`);
   return opts;
 }
 
@@ -131,7 +169,8 @@ const MIN_FIGURE_SCALE = 0.72;
 function layoutInPage({ clippable, minFigureScale }) {
   const width = document.documentElement.clientWidth;
   const overflow = document.documentElement.scrollWidth - width;
-  const figures = [...document.querySelectorAll('.cell_output img, figure img')].map((img) => {
+  // (images not shown, such as an explorer's other frames, are not figures on the page)
+  const figures = [...document.querySelectorAll('.cell_output img, figure img')].filter((img) => img.offsetParent !== null).map((img) => {
     const r = img.getBoundingClientRect();
     return { width: Math.round(r.width), height: Math.round(r.height), natural: [img.naturalWidth, img.naturalHeight] };
   });
@@ -197,77 +236,400 @@ async function frameAfter(widget, before, timeout) {
   return frame;
 }
 
+// The accessible state of one range input of a static widget and of the widget around it.
+function staticInputState(input) {
+  const widget = input.closest('.pntk-static-widget');
+  const label = input.labels && input.labels.length ? input.labels[0].textContent.trim() : '';
+  const visible = [...widget.querySelectorAll('img')].filter((img) => img.offsetParent !== null);
+  const live = widget.querySelector('[aria-live="polite"]');
+  return {
+    label,
+    value: input.value,
+    valuetext: input.getAttribute('aria-valuetext') || '',
+    alt: visible.map((img) => img.getAttribute('alt') || '').join(' | '),
+    live: live ? live.textContent.trim() : null,
+  };
+}
+
+function staticInputProblems(state) {
+  const problems = [];
+  if (!state.label) problems.push('the slider has no visible label as its name');
+  if (!state.valuetext || !state.valuetext.includes(state.label)) {
+    problems.push(`the slider announces ${JSON.stringify(state.valuetext || state.value)}, not its label and value`);
+  }
+  if (!state.alt.trim()) problems.push('the visible frame has no alt text');
+  if (state.live === null) problems.push('no polite live region');
+  else if (state.live !== state.alt.trim()) problems.push(`the live region says ${JSON.stringify(state.live.slice(0, 80))}, not the frame's description`);
+  return problems;
+}
+
 async function checkStaticWidgets(page) {
   const results = [];
   const widgets = await page.$$('.pntk-static-widget');
   for (const [w, widget] of widgets.entries()) {
     if (await widget.evaluate((el) => !!el.parentElement.closest('.pntk-static-widget'))) continue;
-    const handles = await widget.$$('.widget-slider .noUi-handle');
-    if (!handles.length) {
+    const inputs = await widget.$$('input[type="range"]');
+    if (!inputs.length) {
       results.push({ widget: w, ok: false, problem: 'no slider in the static widget' });
       continue;
     }
-    for (const [s, handle] of handles.entries()) {
-      const label = await handle.evaluate((el) => {
-        const slider = el.closest('.widget-slider');
-        const lab = slider && slider.querySelector('.widget-label');
-        return lab ? lab.textContent.trim() : '';
-      });
-      const entry = { widget: w, slider: s, label, steps: [], ok: true };
-      await handle.scrollIntoViewIfNeeded();
-      await handle.focus();
+    for (const [s, input] of inputs.entries()) {
+      let state = await input.evaluate(staticInputState);
+      const entry = { widget: w, slider: s, label: state.label, valuetext: state.valuetext, steps: [], ok: true };
+      const problems = staticInputProblems(state);
+      await input.scrollIntoViewIfNeeded();
+      await input.focus();
       let frame = await widget.evaluate(visibleFrame);
-      if (!frame) { entry.ok = false; entry.problem = 'no visible image in the static widget'; }
+      if (!frame) problems.push('no visible image in the static widget');
       for (const key of ['Home', 'End', 'ArrowLeft']) {
-        if (!entry.ok) break;
-        const valueBefore = await handle.getAttribute('aria-valuenow');
+        if (problems.length) break;
+        const valueBefore = state.value;
         await page.keyboard.press(key);
-        const value = await handle.getAttribute('aria-valuenow');
-        if (value === valueBefore) {  // e.g. Home on a slider already at its minimum
-          entry.steps.push({ key, value, moved: false });
+        state = await input.evaluate(staticInputState);
+        if (state.value === valueBefore) {  // e.g. Home on a slider already at its minimum
+          entry.steps.push({ key, value: state.value, moved: false });
           continue;
         }
         const next = await frameAfter(widget, frame, 5000);
+        state = await input.evaluate(staticInputState);
         const changed = next !== frame && next !== '';
-        entry.steps.push({ key, value, moved: true, frame: next, changed });
-        if (next === '') { entry.ok = false; entry.problem = `pressing ${key} moved the slider to ${value} but no image is visible`; } else if (!changed) { entry.ok = false; entry.problem = `pressing ${key} moved the slider to ${value} but the visible frame did not change`; }
+        entry.steps.push({ key, value: state.value, valuetext: state.valuetext, alt: state.alt, moved: true, frame: next, changed });
+        if (next === '') problems.push(`pressing ${key} moved the slider to ${state.value} but no image is visible`);
+        else if (!changed) problems.push(`pressing ${key} moved the slider to ${state.value} but the visible frame did not change`);
+        problems.push(...staticInputProblems(state).map((p) => `after ${key}: ${p}`));
         frame = next;
       }
-      if (entry.ok && !entry.steps.some((st) => st.moved)) { entry.ok = false; entry.problem = 'the slider does not move (Home/End/ArrowLeft)'; }
+      if (!problems.length && !entry.steps.some((st) => st.moved)) problems.push('the slider does not move (Home/End/ArrowLeft)');
+      if (problems.length) { entry.ok = false; entry.problem = problems.join('; '); }
       results.push(entry);
     }
   }
   return results;
 }
 
-async function checkPage(browser, opts, rel) {
+// ---- axe-core --------------------------------------------------------------------------------
+
+async function runAxe(page) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ content: AXE_SOURCE });
+  return page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+      targets: v.nodes.slice(0, 4).map((n) => n.target.join(' ')),
+      summary: (v.nodes[0] && v.nodes[0].failureSummary || '').replace(/\s+/g, ' ').slice(0, 240),
+    }));
+  }, AXE_TAGS);
+}
+
+async function setColorMode(page, mode) {
+  await page.emulateMedia({ colorScheme: mode });
+  await page.evaluate((m) => { document.documentElement.dataset.theme = m; document.documentElement.dataset.mode = m; }, mode);
+  await page.waitForTimeout(150);
+}
+
+function axeCheck(violations) {
+  return [violations.filter((v) => AXE_FAIL.has(v.impact))
+    .map((v) => `${v.impact} ${v.id} (${v.count}x): ${v.help}; e.g. ${v.targets.slice(0, 2).join(' , ')}; ${v.summary}`),
+  violations.map(({ id, impact, count }) => ({ id, impact, count }))];
+}
+
+// ---- phones and tablets ------------------------------------------------------------------------
+
+function visibleButton(selector) {
+  const buttons = [...document.querySelectorAll(selector)].filter((b) => {
+    const r = b.getBoundingClientRect();
+    return b.offsetParent !== null && r.width > 0 && r.height > 0 && getComputedStyle(b).visibility !== 'hidden';
+  });
+  if (!buttons.length) return null;
+  buttons[0].setAttribute('data-pntk-probe', selector);
+  return selector;
+}
+
+// Is one of the links matching `selector` shown: inside the viewport and not covered by something else?
+function linksShown(selector) {
+  for (const a of document.querySelectorAll(selector)) {
+    const r = a.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0 || r.bottom < 0 || r.top > innerHeight || r.right < 0 || r.left > innerWidth) continue;
+    const hit = document.elementFromPoint(r.left + Math.min(r.width / 2, 20), r.top + r.height / 2);
+    if (hit && (hit === a || a.contains(hit) || hit.contains(a))) return true;
+  }
+  return false;
+}
+
+function narrowLayoutInPage({ clippable, minTouch }) {
+  const problems = [];
+  const width = document.documentElement.clientWidth;
+  const overflow = document.documentElement.scrollWidth - width;
+  if (overflow > 1) problems.push(`page overflows horizontally by ${overflow}px`);
+  const text = (el) => (el.querySelector('mjx-assistive-mml') || el).textContent.replace(/\s+/g, ' ').trim().slice(0, 60);
+  let inline = 0; let scrolling = 0;
+  for (const span of document.querySelectorAll('span.math')) {
+    const mjx = span.querySelector('mjx-container');
+    if (!mjx) continue;
+    inline++;
+    const style = getComputedStyle(span);
+    const wide = mjx.getBoundingClientRect().width > span.clientWidth + 1;
+    if (wide && !['auto', 'scroll'].includes(style.overflowX)) problems.push(`inline formula clipped (${Math.round(mjx.getBoundingClientRect().width)} px shown in ${span.clientWidth} px): ${text(span)}`);
+    const r = span.getBoundingClientRect();
+    // beyond the page's edge, unless inside something that scrolls sideways (a table, say)
+    let scroller = span.parentElement;
+    while (scroller && scroller !== document.body && !['auto', 'scroll'].includes(getComputedStyle(scroller).overflowX)) scroller = scroller.parentElement;
+    if (r.right > width + 1 && (!scroller || scroller === document.body)) problems.push(`inline formula cut at the page edge: ${text(span)}`);
+  }
+  const selectors = { ...clippable, 'inline math': 'span.math' };
+  for (const [kind, selector] of Object.entries(selectors)) {
+    for (const el of document.querySelectorAll(selector)) {
+      if (el.closest('.pntk-static-widget, .widget-area') || el.scrollWidth <= el.clientWidth + 1) continue;
+      scrolling++;
+      const style = getComputedStyle(el);
+      if (!['auto', 'scroll'].includes(style.overflowX)) problems.push(`${kind} cut off (${el.scrollWidth} px in ${el.clientWidth} px, overflow ${style.overflowX}): ${text(el)}`);
+      else if (!/gradient/.test(style.backgroundImage)) problems.push(`${kind} scrolls sideways with no visible cue: ${text(el)}`);
+    }
+  }
+  // a figure shown much smaller than drawn must open full size on a tap
+  for (const img of document.querySelectorAll('figure img, .cell_output img')) {
+    if (img.closest('.pntk-static-widget, .widget-area') || !img.naturalWidth) continue;
+    const shown = img.getBoundingClientRect().width / img.naturalWidth;
+    const link = img.closest('a[href]');
+    if (shown < 0.72 && !link) problems.push(`figure shown at ${shown.toFixed(2)} of its width with no link to the full-size image: ${img.getAttribute('src')}`);
+  }
+  const sliders = [];
+  for (const input of document.querySelectorAll('.pntk-static-widget input[type="range"]')) {
+    const r = input.getBoundingClientRect();
+    const steps = Math.max(1, Number(input.max) - Number(input.min));
+    const label = input.labels && input.labels.length ? input.labels[0].textContent.trim() : input.id;
+    // step buttons for this input, big enough for a finger, make every value reachable by taps
+    const buttons = [...document.querySelectorAll(`button[aria-controls="${input.id}"]`)].filter((b) => {
+      const br = b.getBoundingClientRect();
+      return b.offsetParent !== null && br.width >= minTouch - 0.5 && br.height >= minTouch - 0.5;
+    });
+    const stepButtons = buttons.length >= 2;
+    sliders.push({ label, width: Math.round(r.width), height: Math.round(r.height), perStep: Math.round(r.width / steps), stepButtons });
+    if (!stepButtons && (r.width / steps < minTouch - 0.5 || r.height < minTouch - 0.5)) {
+      problems.push(`slider ${label}: ${(r.width / steps).toFixed(1)} px per step, ${Math.round(r.height)} px tall, no step buttons (at least ${minTouch} px each for a finger)`);
+    }
+  }
+  return { problems, info: { viewport: width, inlineMath: inline, scrolling, sliders } };
+}
+
+// The narrow checks of one page on each of `devices` in turn: loaded and rendered once with the first
+// device's settings (touch, mobile viewport), then resized to each other device.
+async function checkNarrow(browser, opts, rel, devices, shots) {
+  const first = DEVICES[devices[0]];
+  const { context, page, logs } = await openPage(browser, { ...first, deviceScaleFactor: 2 });
   const url = new URL(rel, opts.base).href;
+  const results = {};
+  let loadProblem = null;
+  try {
+    await loadAndRender(page, url, opts.timeoutMs);
+  } catch (err) {
+    loadProblem = `${err.name}: ${err.message.split('\n')[0]}`;
+  }
+  for (const device of devices) {
+    const problems = loadProblem ? [loadProblem] : []; const info = {};
+    results[device] = { problems, info };
+    if (loadProblem) continue;
+    try {
+      await page.setViewportSize(DEVICES[device].viewport);
+      await page.waitForTimeout(300);
+      await narrowChecks(page, rel, device, shots, problems, info);
+    } catch (err) {
+      problems.push(`${err.name}: ${err.message.split('\n')[0]}`);
+    }
+  }
+  const pageProblems = await closePage(context, page, logs);
+  for (const device of devices) {
+    const r = results[device];
+    r.problems.push(...pageProblems);
+    r.ok = r.problems.length === 0;
+  }
+  return results;
+}
+
+async function narrowChecks(page, rel, device, shots, problems, info) {
+  const layout = await page.evaluate(narrowLayoutInPage, { clippable: CLIPPABLE, minTouch: MIN_TOUCH });
+  problems.push(...layout.problems);
+  Object.assign(info, layout.info);
+  // the table of contents from the visible "book contents" button, the page's contents from "contents of this page"
+  for (const [name, button, links, required] of [
+    ['book contents', '.primary-toggle', '.bd-sidebar-primary nav a, #pst-primary-sidebar-modal nav a', true],
+    ['contents of this page', '.secondary-toggle', '.bd-sidebar-secondary nav a, #pst-secondary-sidebar-modal nav a', false]]) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate(() => document.querySelectorAll('[data-pntk-probe]').forEach((b) => b.removeAttribute('data-pntk-probe')));
+    const probe = await page.evaluate(visibleButton, button);
+    if (!probe) {
+      if (required) problems.push(`no visible "${name}" button`);
+      continue;
+    }
+    if (await page.evaluate(linksShown, links)) { info[name] = 'shown before the tap'; continue; }
+    await page.tap(`[data-pntk-probe="${button}"]`);
+    let shown = false;
+    for (let i = 0; i < 20 && !shown; i++) {
+      await page.waitForTimeout(100);
+      shown = await page.evaluate(linksShown, links);
+    }
+    info[name] = shown ? 'opens on a tap' : 'does nothing';
+    if (!shown) problems.push(`the visible "${name}" button does nothing: no link of it is shown after a tap`);
+    else if (device === 'phone' && name === 'book contents') {
+      await page.screenshot({ path: path.join(shots, `${slug(rel)}__phone-contents.png`) });
+    }
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+  }
+  if (device === 'phone') {
+    const explorers = await page.$$('.pntk-static-widget');
+    info.explorerShots = [];
+    for (const [i, el] of explorers.entries()) {
+      const file = path.join(shots, `${slug(rel)}__phone-explorer-${i + 1}.png`);
+      await el.scrollIntoViewIfNeeded();
+      await el.screenshot({ path: file });
+      info.explorerShots.push(file);
+    }
+  }
+}
+
+// ---- print ---------------------------------------------------------------------------------------
+
+function printLayoutInPage({ clippable, textWidth, pageHeight }) {
+  const problems = [];
+  const text = (el) => (el.querySelector('mjx-assistive-mml') || el).textContent.replace(/\s+/g, ' ').trim().slice(0, 60);
+  const main = document.querySelector('main, article, .bd-article') || document.body;
+  const left = main.getBoundingClientRect().left;
+  for (const [kind, selector] of Object.entries({ ...clippable, 'inline math': 'span.math' })) {
+    for (const el of document.querySelectorAll(selector)) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (getComputedStyle(el).overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1) problems.push(`${kind} cut when printed (${el.scrollWidth} px in ${el.clientWidth} px): ${text(el)}`);
+      else if (r.right > textWidth + 1) problems.push(`${kind} runs past the A4 text width (${Math.round(r.right)} px of ${textWidth} px): ${text(el)}`);
+    }
+  }
+  const objectives = [...document.querySelectorAll('main h1 ~ *, main .admonition-title, main p, main h2')]
+    .find((el) => /^\s*learning objectives/i.test(el.textContent));
+  const top = objectives ? objectives.getBoundingClientRect().top + scrollY : null;
+  if (objectives && top > pageHeight) problems.push(`the learning objectives start ${Math.round(top)} px down, past the first A4 page (${pageHeight} px)`);
+  return { problems, info: { left: Math.round(left), objectivesTop: top === null ? null : Math.round(top) } };
+}
+
+async function checkPrint(browser, opts, rel, shots) {
+  const { context, page, logs } = await openPage(browser, { viewport: { width: PRINT_TEXT_WIDTH, height: PRINT_PAGE_HEIGHT } });
+  const url = new URL(rel, opts.base).href;
+  const problems = []; let info = {};
+  try {
+    await loadAndRender(page, url, opts.timeoutMs);
+    await page.emulateMedia({ media: 'print' });
+    await page.waitForTimeout(300);
+    const layout = await page.evaluate(printLayoutInPage, { clippable: CLIPPABLE, textWidth: PRINT_TEXT_WIDTH, pageHeight: PRINT_PAGE_HEIGHT });
+    problems.push(...layout.problems);
+    info = layout.info;
+    info.screenshot = path.join(shots, `${slug(rel)}__print-page-1.png`);
+    await page.screenshot({ path: info.screenshot, clip: { x: 0, y: 0, width: PRINT_TEXT_WIDTH, height: PRINT_PAGE_HEIGHT } });
+    info.pdf = path.join(shots, `${slug(rel)}.pdf`);
+    await page.pdf({ path: info.pdf, format: 'A4', margin: { top: PRINT_MARGIN, bottom: PRINT_MARGIN, left: PRINT_MARGIN, right: PRINT_MARGIN } });
+  } catch (err) {
+    problems.push(`${err.name}: ${err.message.split('\n')[0]}`);
+  }
+  problems.push(...(await closePage(context, page, logs)));
+  return { ok: problems.length === 0, problems, info };
+}
+
+// ---- Slow 4G ---------------------------------------------------------------------------------------
+
+async function checkSlow4g(browser, opts, rel) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.route('**/*', (route) => (isLocal(route.request().url()) ? route.continue() : route.abort('blockedbyclient')));
   const page = await context.newPage();
-  const external = []; const failedRequests = []; const consoleErrors = []; const pageErrors = [];
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+  await cdp.send('Network.emulateNetworkConditions', SLOW_4G);
+  let bytes = 0; let requests = 0;
+  cdp.on('Network.requestWillBeSent', () => { requests++; });
+  cdp.on('Network.loadingFinished', (e) => { bytes += e.encodedDataLength; });
+  const problems = []; const info = {};
+  const url = new URL(rel, opts.base).href;
+  try {
+    await page.goto(url, { waitUntil: 'commit', timeout: 60000 });
+    await page.waitForFunction(() => performance.getEntriesByName('first-contentful-paint').length > 0, null, { timeout: 60000, polling: 100 });
+    info.firstPaintMs = Math.round(await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0].startTime));
+    if (info.firstPaintMs > FIRST_PAINT_LIMIT_MS) problems.push(`first contentful paint after ${info.firstPaintMs} ms (limit ${FIRST_PAINT_LIMIT_MS} ms)`);
+    // the explorers are ready when each has run its script and shows its first frame; the page is
+    // parsed (readyState no longer 'loading') before its deferred scripts have run
+    await page.waitForFunction(() => document.readyState !== 'loading' || document.querySelector('.pntk-static-widget'),
+      null, { timeout: 90000, polling: 100 });
+    const readyAt = await page.waitForFunction(() => {
+      const widgets = document.querySelectorAll('.pntk-static-widget');
+      if (!widgets.length) return document.readyState !== 'loading' ? -1 : 0;
+      return [...widgets].every((w) => w.dataset.ready === 'true'
+        && [...w.querySelectorAll('img')].filter((img) => !img.hidden).every((img) => img.complete && img.naturalWidth > 0))
+        ? performance.now() : 0;
+    }, null, { timeout: 90000, polling: 100 });
+    const readyMs = await readyAt.jsonValue();
+    info.explorers = await page.evaluate(() => document.querySelectorAll('.pntk-static-widget').length);
+    if (info.explorers) {
+      info.explorerReadyMs = Math.round(readyMs);
+      if (info.explorerReadyMs > EXPLORER_LIMIT_MS) problems.push(`explorer shown after ${info.explorerReadyMs} ms (limit ${EXPLORER_LIMIT_MS} ms)`);
+      await page.waitForLoadState('load', { timeout: 120000 });
+      info.loadMs = Math.round(await page.evaluate(() => performance.getEntriesByType('navigation')[0].loadEventEnd));
+      info.bytes = bytes;
+      info.requests = requests;
+    }
+  } catch (err) {
+    problems.push(`${err.name}: ${err.message.split('\n')[0]}`);
+  }
+  await context.close();
+  return { ok: problems.length === 0, problems, info };
+}
+
+// ---- pages ---------------------------------------------------------------------------------------
+
+const slug = (rel) => rel.replace(/\.html$/, '').replace(/[\/\\]/g, '__');
+
+async function openPage(browser, contextOptions) {
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  const logs = { external: [], failedRequests: [], consoleErrors: [], pageErrors: [] };
   await context.route('**/*', (route) => {
     const u = route.request().url();
     if (isLocal(u)) return route.continue();
-    external.push(u);
+    logs.external.push(u);
     return route.abort('blockedbyclient');
   });
-  page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(`${msg.text()} (${msg.location().url || ''})`); });
-  page.on('pageerror', (err) => pageErrors.push(String(err && err.stack ? err.stack.split('\n')[0] : err)));
+  page.on('console', (msg) => { if (msg.type() === 'error') logs.consoleErrors.push(`${msg.text()} (${msg.location().url || ''})`); });
+  page.on('pageerror', (err) => logs.pageErrors.push(String(err && err.stack ? err.stack.split('\n')[0] : err)));
   page.on('requestfailed', (req) => {
-    if (isLocal(req.url())) failedRequests.push(`${req.url()}: ${req.failure() ? req.failure().errorText : 'failed'}`);
+    if (isLocal(req.url())) logs.failedRequests.push(`${req.url()}: ${req.failure() ? req.failure().errorText : 'failed'}`);
   });
   page.on('response', (res) => {
-    if (res.status() >= 400 && !res.url().endsWith('/favicon.ico')) failedRequests.push(`${res.url()}: HTTP ${res.status()}`);
+    if (res.status() >= 400) logs.failedRequests.push(`${res.url()}: HTTP ${res.status()}`);
   });
+  return { context, page, logs };
+}
 
+async function loadAndRender(page, url, timeout) {
+  await page.goto(url, { waitUntil: 'load', timeout });
+  const widgets = await waitForWidgets(page, timeout);
+  await waitForMath(page, timeout);
+  await page.waitForTimeout(300);  // late typesetting of widget labels
+  await waitForMath(page, timeout);
+  return widgets;
+}
+
+// Problems found by the listeners while the page was open (external or failed requests, console errors).
+async function closePage(context, page, logs) {
+  await page.waitForTimeout(200);  // let late console messages and requests arrive
+  await context.close();
+  const errors = [...logs.consoleErrors, ...logs.pageErrors.map((e) => `page error: ${e}`)];
+  return [...new Set(logs.external)].map((u) => `request to an external host: ${u}`)
+    .concat([...new Set(logs.failedRequests)], errors);
+}
+
+async function checkPage(browser, opts, rel) {
+  const url = new URL(rel, opts.base).href;
+  const { context, page, logs } = await openPage(browser, { viewport: { width: 1280, height: 900 } });
   const result = { page: rel, url, checks: {} };
   const check = (name, problems, info) => { result.checks[name] = { ok: problems.length === 0, problems, ...(info ? { info } : {}) }; };
   try {
-    await page.goto(url, { waitUntil: 'load', timeout: opts.timeoutMs });
-    const widgets = await waitForWidgets(page, opts.timeoutMs);
-    await waitForMath(page, opts.timeoutMs);
-    await page.waitForTimeout(300);  // late typesetting of widget labels
-    await waitForMath(page, opts.timeoutMs);
+    const widgets = await loadAndRender(page, url, opts.timeoutMs);
     check('widgets', widgets.missing.map((m) => `widget not rendered: ${m}`),
       { views: widgets.views, sliders: widgets.sliders, staticWidgets: widgets.staticWidgets });
     check('math', await page.evaluate(rawTexInPage));
@@ -276,7 +638,7 @@ async function checkPage(browser, opts, rel) {
     check('layout', [...(layout.overflow > 1 ? [`page overflows horizontally by ${layout.overflow}px`] : []),
       ...layout.clipped], layout);
     fs.mkdirSync(opts.shots, { recursive: true });
-    result.screenshot = path.resolve(opts.shots, rel.replace(/\.html$/, '').replace(/[\/\\]/g, '__') + '.png');
+    result.screenshot = path.resolve(opts.shots, slug(rel) + '.png');
     await page.screenshot({ path: result.screenshot, fullPage: true });
     const sliders = await checkStaticWidgets(page);
     check('static_widgets', sliders.filter((s) => !s.ok).map((s) => `static widget ${s.widget}, slider ${s.slider ?? '-'} ${s.label || ''}: ${s.problem}`),
@@ -285,18 +647,24 @@ async function checkPage(browser, opts, rel) {
       result.checks.static_widgets.ok = false;
       result.checks.static_widgets.problems.push('not every static widget was checked');
     }
+    for (const mode of ['light', 'dark']) {
+      await setColorMode(page, mode);
+      check(`axe_${mode}`, ...axeCheck(await runAxe(page)));
+    }
   } catch (err) {
     check('load', [`${err.name}: ${err.message.split('\n')[0]}`]);
   }
-  await page.waitForTimeout(200);  // let late console messages and requests arrive
-  check('offline', [...new Set(external)].map((u) => `request to an external host: ${u}`));
-  check('requests', [...new Set(failedRequests)]);
-  const errors = [...consoleErrors, ...pageErrors.map((e) => `page error: ${e}`)];
+  const problems = await closePage(context, page, logs);
   const known = (e) => KNOWN_UPSTREAM.some((re) => re.test(e));
+  check('offline', problems.filter((p) => p.startsWith('request to an external host')));
+  check('requests', problems.filter((p) => /: HTTP \d+$|^http.*: net::/.test(p) && !p.startsWith('request to')));
+  const errors = problems.filter((p) => !result.checks.offline.problems.includes(p) && !result.checks.requests.problems.includes(p));
   check('console', errors.filter((e) => !known(e)));
   result.checks.console.ignored = errors.filter(known);
+  if (opts.devices.length) Object.assign(result.checks, await checkNarrow(browser, opts, rel, opts.devices, opts.shots));
+  if (opts.print.includes(rel)) result.checks.print = await checkPrint(browser, opts, rel, opts.shots);
+  if (opts.slow4g) result.checks.slow4g = await checkSlow4g(browser, opts, rel);
   result.ok = Object.values(result.checks).every((c) => c.ok);
-  await context.close();
   return result;
 }
 

@@ -2,7 +2,7 @@
 
     python browser/offline_config.py OUT.yml [CACHE_DIR]
 
-Mappings are merged key by key, anything else in _config_offline.yml replaces the value of
+Mappings are merged key by key (except the sphinx.config keys in REPLACED), anything else in _config_offline.yml replaces the value of
 _config.yml. The execution cache is set to CACHE_DIR (default: _build/.jupyter_cache, the cache of
 `make book`), so that building the offline variant re-executes only chapters that changed.
 """
@@ -15,6 +15,8 @@ import sys
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# keys of sphinx.config that _config_offline.yml replaces as a whole (mappings are merged otherwise)
+REPLACED = ("nb_ipywidgets_js",)
 
 
 def merge(base: dict, overlay: dict) -> dict:
@@ -34,6 +36,10 @@ def offline_config(cache: pathlib.Path) -> dict:
     overlay = yaml.safe_load((ROOT / "_config_offline.yml").read_text())
     config = merge(base, overlay)
     sphinx = config["sphinx"]["config"]
+    # the script list replaces the default build's (CDN) list instead of joining it
+    for key in REPLACED:
+        if key in overlay["sphinx"]["config"]:
+            sphinx[key] = overlay["sphinx"]["config"][key]
     sphinx["html_extra_path"] = [str(ROOT / p) for p in sphinx.get("html_extra_path", [])]
     config.setdefault("execute", {})["cache"] = str(cache.resolve())
     return config

@@ -1,6 +1,9 @@
-"""pntk.widgets: the static face's structure and links, frames equal to the live face's drawing, validation, caches."""
+"""pntk.widgets: the static face's HTML and accessibility, frames equal to the live face's drawing, validation, caches."""
 
-import ipywidgets
+import base64
+import html.parser
+import json
+
 import jax
 import matplotlib
 import matplotlib.pyplot as plt
@@ -27,52 +30,92 @@ def sp_static():
     return W.spectrum_static(3, degrees=SP_DEGREES, widths=SP_WIDTHS)
 
 
+class _Tags(html.parser.HTMLParser):
+    """Every start tag of an HTML string as (tag, attributes), and the text inside <label>/<figcaption>."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.tags, self.texts, self._open = [], {}, None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("label", "figcaption", "output"):
+            self._open = (tag, dict(attrs).get("for", ""))
+            self.texts[self._open] = ""
+
+    def handle_endtag(self, tag):
+        self._open = None
+
+    def handle_data(self, data):
+        if self._open:
+            self.texts[self._open] += data
+
+
+def _value_texts(name, values):
+    return [f"degree {v}" if name == "degree" else ("infinite width" if v == W.INFINITE else f"width {v}")
+            for v in values]
+
+
 @pytest.mark.parametrize("which", ["ex_static", "sp_static"])
-def test_static_face_structure_and_links(which, request):
-    box = request.getfixturevalue(which)
+def test_static_face_is_accessible_html_holding_every_frame(which, request):
+    face = request.getfixturevalue(which)
     degrees, widths = (EX_DEGREES, EX_WIDTHS) if which == "ex_static" else (SP_DEGREES, SP_WIDTHS)
-    assert isinstance(box, ipywidgets.VBox)
-    assert "pntk-static-widget" in box._dom_classes
-    for slider, values in ((box.degree_slider, degrees), (box.width_slider, widths)):
-        assert type(slider) is ipywidgets.IntSlider
-        assert (slider.min, slider.max) == (0, len(values) - 1)
-    outer = box.outer
-    assert isinstance(outer, ipywidgets.Stack) and len(outer.children) == len(widths)
-    assert outer.selected_index == box.width_slider.value
-    images = []
-    for inner in outer.children:
-        assert isinstance(inner, ipywidgets.Stack) and len(inner.children) == len(degrees)
-        assert inner.selected_index == box.degree_slider.value
-        for image in inner.children:
-            assert isinstance(image, ipywidgets.Image) and image.format == "png"
-            assert image.value[:8] == PNG_MAGIC
-            assert len(image.value) <= W.MAX_FRAME_BYTES
-            images.append(image.value)
-    # one distinct frame per grid cell: moving either slider changes the visible image
-    assert len(images) == len(degrees) * len(widths) == len(set(images))
-    # the outer stack follows the width slider, every inner stack the degree slider (client-side jslinks)
-    pairs = {(id(link.source[0]), link.source[1], id(link.target[0]), link.target[1]) for link in box.links}
-    assert all(isinstance(link, ipywidgets.widgets.widget_link.Link) for link in box.links)
-    assert (id(box.width_slider), "value", id(outer), "selected_index") in pairs
-    for inner in outer.children:
-        assert (id(box.degree_slider), "value", id(inner), "selected_index") in pairs
-    # the outermost box is reachable: the sliders and the stack are inside it
-    def descendants(w):
-        yield w
-        for child in getattr(w, "children", ()):
-            yield from descendants(child)
-    inside = {id(w) for w in descendants(box)}
-    assert {id(box.degree_slider), id(box.width_slider), id(outer)} <= inside
+    assert isinstance(face, W.StaticExplorer)
+    page = _Tags(face._repr_html_())
+    figures = [a for t, a in page.tags if t == "figure"]
+    assert len(figures) == 1 and "pntk-static-widget" in figures[0]["class"].split()
+    initial = (3 if 3 in degrees else degrees[0], widths[-1])
+    # one range input per control, named by its visible label, announcing its value in words
+    inputs = {a["data-control"]: a for t, a in page.tags if t == "input"}
+    assert set(inputs) == {"degree", "width"}
+    for name, values, start in (("degree", degrees, initial[0]), ("width", widths, initial[1])):
+        a = inputs[name]
+        assert a["type"] == "range" and (a["min"], a["max"], a["step"]) == ("0", str(len(values) - 1), "1")
+        assert page.texts[("label", a["id"])] == name
+        assert json.loads(a["data-valuetexts"]) == _value_texts(name, values)
+        assert a["aria-valuetext"] == _value_texts(name, [start])[0] and a["value"] == str(values.index(start))
+        assert page.texts[("output", a["id"])] == ("∞" if start == W.INFINITE else str(start))
+        # step buttons beside it (every value reachable by a tap), named for what they do
+        steps = sorted((b["data-step"], b["aria-label"]) for t, b in page.tags
+                       if t == "button" and b.get("aria-controls") == a["id"])
+        assert steps == [("-1", f"previous {name}"), ("1", f"next {name}")]
+    # one <img> per grid cell, the PNG bytes of the frame, its description as alt text; only the initial one shown
+    images = [a for t, a in page.tags if t == "img"]
+    assert len(images) == len(degrees) * len(widths)
+    seen = set()
+    for a in images:
+        n, m = degrees[int(a["data-degree"])], widths[int(a["data-width"])]
+        png = base64.b64decode(a["src"].removeprefix("data:image/png;base64,"))
+        assert png[:8] == PNG_MAGIC and len(png) <= W.MAX_FRAME_BYTES and png == face.frames[(n, m)]
+        assert a["alt"] == face.descriptions[(n, m)] and len(a["alt"]) > 40
+        assert ("hidden" in a) == ((n, m) != initial)
+        seen.add(png)
+    assert len(seen) == len(images)  # moving either slider changes the visible image
+    # the caption is a polite live region showing the initial frame's description; a script switches frames
+    captions = [a for t, a in page.tags if t == "figcaption"]
+    assert len(captions) == 1 and captions[0]["aria-live"] == "polite"
+    assert page.texts[("figcaption", "")] == face.descriptions[initial]
+    assert [t for t, _ in page.tags].count("script") == 1
+
+
+def test_frame_descriptions_hold_the_numbers_of_the_frame(ex_static):
+    for (n, m), text in ex_static.descriptions.items():
+        frame = W.extrapolation_frame(n, m, "quadratic", 2.0)
+        assert text == frame.description
+        assert f"MAPE outside the training range {frame.mape_out:.1f}%" in text
+        assert ("infinite width" if m == W.INFINITE else f"width {m}") in text
+        assert ("ReLU net (degree 1)" if n == 1 else f"degree-{n} polynomial net") in text
+        assert "[−2, 2]" in text and "[−4, 4]" in text
 
 
 def test_static_frames_equal_the_live_drawing(ex_static):
-    box = ex_static
     live = W.extrapolation_explorer(target="quadratic", train_range=2.0)
-    for m, inner in zip(EX_WIDTHS, box.outer.children):
-        for n, image in zip(EX_DEGREES, inner.children):
+    for m in EX_WIDTHS:
+        for n in EX_DEGREES:
             live.set(degree=n, width=m)
             assert live.message.value == ""
-            assert live.image.value == image.value == W.extrapolation_png(n, m, "quadratic", 2.0)
+            assert live.image.value == ex_static.frames[(n, m)] == W.extrapolation_png(n, m, "quadratic", 2.0)
 
 
 def test_infinite_width_frame_is_the_chapters_kernel_regression():
@@ -176,6 +219,13 @@ def test_seed_and_argument_types_are_checked():
         W.check_controls(W.SPECTRUM_CONTROLS, "degree=3")
     with pytest.raises(ValueError, match="not PNG bytes"):
         W.static_face({(1, 16): b"GIF89a"}, [1], [16])
+    png = W.extrapolation_png(1, 16, "quadratic", 2.0)
+    with pytest.raises(ValueError, match="non-empty string"):
+        W.static_face({(1, 16): png}, [1], [16], descriptions={(1, 16): " "})
+    with pytest.raises(ValueError, match="initial must be"):
+        W.static_face({(1, 16): png}, [1], [16], initial=(2, 16))
+    assert "width 16" in W.static_face({(1, 16): png}, [1], [16]).descriptions[(1, 16)]
+
 
 
 def test_check_controls_canonicalises_and_refuses_unknown_controls():

@@ -14,12 +14,13 @@ pure drawing function (data -> PNG bytes) and two faces built on them:
   values are clamped or refused with a message shown in the widget;
 * the **static face** (:func:`extrapolation_static`, :func:`spectrum_static`)
   for the rendered HTML, where no Python runs: one PNG frame per cell of the
-  grid degree x width, all computed when the chapter executes, switched by
-  client-side links only. Its outer :class:`ipywidgets.Stack` is indexed by the
-  width slider and holds one inner ``Stack`` per width, indexed by the degree
-  slider; both sliders are :class:`ipywidgets.IntSlider` over the *index* of the
-  value, linked with :func:`ipywidgets.jslink`. The outermost ``VBox`` has the DOM
-  class ``pntk-static-widget``.
+  grid degree x width, all computed when the chapter executes, shown as HTML
+  (:class:`StaticExplorer`) without any widget framework: a native range input
+  per control, labelled with its name and announcing its value ("degree 3",
+  "width 1024", "infinite width"), one ``<img>`` per frame whose alt text is the
+  frame's own description (its numbers included), a caption that is a polite
+  live region announcing the frame shown, and a few lines of JavaScript that
+  switch frames. The outermost element has the DOM class ``pntk-static-widget``.
 
 A frame of the static face is byte for byte what the live face draws for the
 same controls: both call :func:`extrapolation_png` / :func:`spectrum_png`.
@@ -61,9 +62,13 @@ the work of one live slider change and a list of keyword arguments for it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import hashlib
+import html
 import io
+import json
 import math
 import numbers
 from typing import Callable, NamedTuple
@@ -95,6 +100,7 @@ __all__ = [
     "spectrum_png",
     "check_controls",
     "static_face",
+    "StaticExplorer",
     "extrapolation_static",
     "spectrum_static",
     "LiveExplorer",
@@ -242,6 +248,16 @@ class ExtrapolationFrame(NamedTuple):
     x_train: np.ndarray     # (60,)
     y_train: np.ndarray
     mape_out: float         # MAPE (%) on the 200 points with a < |x| <= 2a
+
+    @property
+    def description(self) -> str:
+        """One sentence saying what the frame shows, with the numbers of its title (the frame's alt text)."""
+        a = self.train_range
+        net = "the ReLU net (degree 1)" if self.degree == 1 else f"the degree-{self.degree} polynomial net"
+        return (f"Prediction of {net} at {_width_label(self.width)} for the target {_TARGET_LABELS[self.target]}, "
+                f"trained on 60 points of [−{a:g}, {a:g}] and drawn on [−{2 * a:g}, {2 * a:g}] with the target "
+                f"dashed: MAPE outside the training range {self.mape_out:.1f}%.")
+
 
 
 @functools.lru_cache(maxsize=4)
@@ -626,32 +642,120 @@ def _value_label(value) -> str:
     return "∞" if value == INFINITE else str(value)
 
 
-@functools.lru_cache(maxsize=1)
-def _static_face_class():
-    w = _ipywidgets()
+_VALUE_TEXT = {"degree": lambda v: f"degree {v}",
+               "width": lambda v: "infinite width" if v == INFINITE else f"width {v}"}
 
-    class StaticFace(w.VBox):
-        """The static face: ``VBox`` with DOM class ``pntk-static-widget``; the parts are attributes.
+# The static face's behaviour in the reader's browser, framework-free: each range input selects the
+# frame of its value, updates its readout and its aria-valuetext, and the caption (a polite live
+# region) announces the new frame's description. Without JavaScript the initial frame stays shown.
+_STATIC_SCRIPT = """(function (root) {
+  if (!root) return;
+  var inputs = root.querySelectorAll('input[type=range]');
+  function show() {
+    var i = root.querySelector('input[data-control=degree]').value;
+    var j = root.querySelector('input[data-control=width]').value;
+    var shown = null;
+    root.querySelectorAll('.pntk-explorer-frames img').forEach(function (img) {
+      var on = img.getAttribute('data-degree') === i && img.getAttribute('data-width') === j;
+      img.hidden = !on;
+      if (on) shown = img;
+    });
+    inputs.forEach(function (input) {
+      input.setAttribute('aria-valuetext', JSON.parse(input.getAttribute('data-valuetexts'))[input.value]);
+      var out = root.querySelector('output[for=' + input.id + ']');
+      if (out) out.textContent = JSON.parse(input.getAttribute('data-readouts'))[input.value];
+    });
+    if (shown) root.querySelector('.pntk-explorer-caption').textContent = shown.alt;
+  }
+  inputs.forEach(function (input) { input.addEventListener('input', show); });
+  root.querySelectorAll('button[data-step]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      var input = document.getElementById(button.getAttribute('aria-controls'));
+      var value = Math.min(Number(input.max), Math.max(Number(input.min), Number(input.value) + Number(button.getAttribute('data-step'))));
+      if (String(value) !== input.value) { input.value = value; show(); }
+    });
+  });
+  root.setAttribute('data-ready', 'true');
+})(document.currentScript && document.currentScript.closest('.pntk-static-widget'));"""
 
-        ``degree_slider``, ``width_slider`` (``IntSlider`` over value indices),
-        ``outer`` (``Stack`` over widths of inner ``Stack`` s over degrees of
-        ``Image`` s), ``links`` (every ``jslink``), ``degrees``, ``widths``.
-        """
 
-    return StaticFace
+def _png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's IHDR chunk."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
-def static_face(frames: dict, degrees, widths, *, caption: str = "", initial: tuple | None = None):
+class StaticExplorer:
+    """The static face: HTML (``_repr_html_``) with two native range inputs switching ``<img>`` frames.
+
+    Attributes: ``frames`` (``{(degree, width): PNG bytes}``), ``descriptions``
+    (``{(degree, width): str}``, each frame's alt text), ``degrees``, ``widths``,
+    ``initial`` (the ``(degree, width)`` shown first), ``caption``, ``uid``.
+    """
+
+    def __init__(self, frames, descriptions, degrees, widths, initial, caption):
+        self.frames, self.descriptions = frames, descriptions
+        self.degrees, self.widths, self.initial, self.caption = degrees, widths, initial, caption
+        digest = hashlib.sha256()
+        for m in widths:
+            for n in degrees:
+                digest.update(frames[(n, m)])
+        self.uid = "pntk-explorer-" + digest.hexdigest()[:10]
+
+    def _control(self, name: str, values: list, index: int) -> str:
+        texts = [_VALUE_TEXT[name](v) for v in values]
+        readouts = [_value_label(v) for v in values]
+        ident = f"{self.uid}-{name}"
+        # step buttons beside the range: every value reachable by a tap on a phone, where the range
+        # alone gives a finger less than 44 px per value
+        return (f'<div class="pntk-explorer-control"><label for="{ident}">{name}</label>'
+                f'<button type="button" class="pntk-explorer-step" data-step="-1" aria-controls="{ident}" '
+                f'aria-label="previous {name}">−</button>'
+                f'<input type="range" id="{ident}" data-control="{name}" min="0" max="{len(values) - 1}" '
+                f'step="1" value="{index}" aria-valuetext="{html.escape(texts[index])}" '
+                f'data-valuetexts="{html.escape(json.dumps(texts))}" '
+                f'data-readouts="{html.escape(json.dumps(readouts))}">'
+                f'<button type="button" class="pntk-explorer-step" data-step="1" aria-controls="{ident}" '
+                f'aria-label="next {name}">+</button>'
+                f'<output for="{ident}" aria-hidden="true">{html.escape(readouts[index])}</output></div>')
+
+    def _repr_html_(self) -> str:
+        n0, m0 = self.initial
+        i0, j0 = self.degrees.index(n0), self.widths.index(m0)
+        shown, hidden = [], []
+        for j, m in enumerate(self.widths):
+            for i, n in enumerate(self.degrees):
+                png = bytes(self.frames[(n, m)])
+                width, height = _png_size(png)
+                (shown if (i, j) == (i0, j0) else hidden).append(
+                    f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" '
+                    f'alt="{html.escape(self.descriptions[(n, m)])}" width="{width}" height="{height}" '
+                    f'data-degree="{i}" data-width="{j}"{"" if (i, j) == (i0, j0) else " hidden"}>')
+        hint = f'<p class="pntk-explorer-hint">{html.escape(self.caption)}</p>' if self.caption else ""
+        # the script right after the frame shown first: on a slow connection the explorer works
+        # as soon as that frame has arrived, while the other frames are still coming
+        return (f'<figure class="pntk-static-widget pntk-explorer" id="{self.uid}">{hint}'
+                f'<div class="pntk-explorer-controls" role="group" aria-label="frame shown">'
+                f'{self._control("degree", self.degrees, i0)}{self._control("width", self.widths, j0)}</div>'
+                f'<div class="pntk-explorer-frames">{shown[0]}<script>{_STATIC_SCRIPT}</script>{"".join(hidden)}</div>'
+                f'<figcaption class="pntk-explorer-caption" aria-live="polite">'
+                f'{html.escape(self.descriptions[(n0, m0)])}</figcaption></figure>')
+
+    def __repr__(self) -> str:
+        return (f"StaticExplorer({len(self.frames)} frames: degrees {self.degrees} x widths "
+                f"{[_value_label(m) for m in self.widths]})")
+
+
+def static_face(frames: dict, degrees, widths, *, descriptions: dict | None = None, caption: str = "",
+                initial: tuple | None = None) -> StaticExplorer:
     r"""Build the static face from precomputed PNG frames: ``frames[(degree, width)]`` for every pair.
 
-    Two ``IntSlider`` s over the indices of ``widths`` and ``degrees``; an outer
-    ``Stack`` (one child per width, ``selected_index`` jslinked to the width
-    slider) of inner ``Stack`` s (one ``Image`` per degree, ``selected_index``
-    jslinked to the degree slider); each slider's readout is a ``Stack`` of labels
-    jslinked the same way, so it shows the value, not the index. Everything
-    switches in the browser without a kernel.
+    A :class:`StaticExplorer`: HTML with a range input per control (labelled
+    ``degree`` and ``width``, announcing "degree 3", "width 1024", "infinite
+    width"), one ``<img>`` per frame with ``descriptions[(degree, width)]`` as its
+    alt text (default: the values), a caption that is a polite live region
+    announcing the shown frame's description, and a few lines of JavaScript that
+    switch frames in the browser without a kernel.
     """
-    w = _ipywidgets()
     degrees, widths = list(degrees), list(widths)
     if not degrees or not widths:
         raise ValueError("degrees and widths must each hold at least one value")
@@ -661,39 +765,17 @@ def static_face(frames: dict, degrees, widths, *, caption: str = "", initial: tu
     for key, png in frames.items():
         if not isinstance(png, (bytes, bytearray)) or not bytes(png[:8]) == b"\x89PNG\r\n\x1a\n":
             raise ValueError(f"frame {key} is not PNG bytes")
-    n0, m0 = initial if initial is not None else (degrees[0], widths[-1])
-    i_deg, i_wid = degrees.index(n0), widths.index(m0)
-
-    def slider(description, values, index):
-        s = w.IntSlider(value=index, min=0, max=len(values) - 1, step=1, description=description,
-                        readout=False, continuous_update=True, layout=w.Layout(width="260px"))
-        readout = w.Stack([w.HTML(f"<b>{_value_label(v)}</b>") for v in values], selected_index=index,
-                          layout=w.Layout(width="70px"))
-        return s, readout
-
-    degree_slider, degree_readout = slider("degree", degrees, i_deg)
-    width_slider, width_readout = slider("width", widths, i_wid)
-    links = [w.jslink((degree_slider, "value"), (degree_readout, "selected_index")),
-             w.jslink((width_slider, "value"), (width_readout, "selected_index"))]
-    inner = []
-    for m in widths:
-        images = [w.Image(value=bytes(frames[(n, m)]), format="png", layout=w.Layout(max_width="100%"))
-                  for n in degrees]
-        stack = w.Stack(images, selected_index=i_deg)
-        links.append(w.jslink((degree_slider, "value"), (stack, "selected_index")))
-        inner.append(stack)
-    outer = w.Stack(inner, selected_index=i_wid)
-    links.append(w.jslink((width_slider, "value"), (outer, "selected_index")))
-    values = w.HTML("<small>degree: " + " · ".join(map(_value_label, degrees)) + " &nbsp;|&nbsp; width: "
-                    + " · ".join(map(_value_label, widths)) + "</small>")
-    rows = [w.HBox([degree_slider, degree_readout, width_slider, width_readout]), values, outer]
-    if caption:
-        rows.insert(0, w.HTML(caption))
-    box = _static_face_class()(rows)
-    box.add_class("pntk-static-widget")
-    box.degree_slider, box.width_slider, box.outer, box.links = degree_slider, width_slider, outer, links
-    box.degrees, box.widths = degrees, widths
-    return box
+    descriptions = dict(descriptions or {})
+    for n in degrees:
+        for m in widths:
+            text = descriptions.setdefault((n, m), f"Frame for {_VALUE_TEXT['degree'](n)}, {_VALUE_TEXT['width'](m)}.")
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"descriptions[{(n, m)}] must be a non-empty string")
+    initial = initial if initial is not None else (degrees[0], widths[-1])
+    if initial[0] not in degrees or initial[1] not in widths:
+        raise ValueError(f"initial must be a (degree, width) pair of the grid, got {initial!r}")
+    return StaticExplorer({k: bytes(frames[k]) for k in descriptions}, descriptions, degrees, widths,
+                          tuple(initial), caption)
 
 
 def _grid(controls, degrees, widths):
@@ -710,9 +792,11 @@ def extrapolation_static(target: str = "cubic", train_range: float = 2.5, *, deg
     degrees, widths = _grid(EXTRAPOLATION_CONTROLS, degrees, widths)
     frames = {(n, m): extrapolation_png(n, m, c["target"], c["train_range"], seed=seed)
               for m in widths for n in degrees}
+    descriptions = {(n, m): extrapolation_frame(n, m, c["target"], c["train_range"], seed=seed).description
+                    for m in widths for n in degrees}
     initial = (3 if 3 in degrees else degrees[0], widths[-1])
-    return static_face(frames, degrees, widths, initial=initial,
-                       caption="<i>Precomputed frames: move the sliders (no kernel needed).</i>")
+    return static_face(frames, degrees, widths, descriptions=descriptions, initial=initial,
+                       caption="Precomputed frames: move the sliders (no kernel needed).")
 
 
 def spectrum_static(dim: int = 5, *, degrees=None, widths=None, seed: int = 0):
@@ -720,9 +804,10 @@ def spectrum_static(dim: int = 5, *, degrees=None, widths=None, seed: int = 0):
     c = check_controls(SPECTRUM_CONTROLS, dict(SPECTRUM_DEFAULTS, dim=dim))
     degrees, widths = _grid(SPECTRUM_CONTROLS, degrees, widths)
     frames = {(n, m): spectrum_png(n, m, c["dim"], seed=seed) for m in widths for n in degrees}
+    descriptions = {(n, m): spectrum_frame(n, m, c["dim"], seed=seed).description for m in widths for n in degrees}
     initial = (3 if 3 in degrees else degrees[0], widths[-1])
-    return static_face(frames, degrees, widths, initial=initial,
-                       caption="<i>Precomputed frames: move the sliders (no kernel needed).</i>")
+    return static_face(frames, degrees, widths, descriptions=descriptions, initial=initial,
+                       caption="Precomputed frames: move the sliders (no kernel needed).")
 
 
 # ----------------------------------------------------------------------------
