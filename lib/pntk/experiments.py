@@ -76,7 +76,7 @@ def cos_pi_sum(x) -> jax.Array:
 
 
 def linear_target(key, dim: int, scale: float = 10.0) -> Callable:
-    r"""A random linear target :math:`f(x)=a^\top x`, :math:`a_i\sim U[-A_r,A_r]` (``sample_linear.py``).
+    r"""A random linear target :math:`f(x)=u^\top x`, :math:`u_i\sim U[-A_r,A_r]` (``sample_linear.py``).
 
     ``scale`` is :math:`A_r` (the official scripts use 10 and 20). The returned
     function maps ``(n, dim)`` to ``(n,)`` and carries the vector as ``.a``."""
