@@ -185,3 +185,25 @@ def test_postbuild_is_executable_and_stops_at_the_first_error(binder):
     commands = [l.strip() for l in lines[1:] if l.strip() and not l.strip().startswith("#")]
     assert commands and re.match(r"set\s+(-\w*e\w*|-o\s+errexit)\b", commands[0]), \
         f"postBuild's first command should be `set -e` (or -euo pipefail), not {commands[:1]}"
+
+
+@pytest.mark.parametrize("on_binder", [True, False])
+def test_postbuild_makes_md_chapters_open_as_notebooks_only_on_binder(tmp_path, on_binder):
+    """On Binder (REPO_DIR set by repo2docker's image) postBuild sets jupytext's notebook view as
+    JupyterLab's default for .md, so the launch buttons open a chapter as a notebook; under
+    ``make env`` it leaves the developer's own JupyterLab settings alone. pip and jupytext-config
+    are stand-ins that record their arguments."""
+    log = tmp_path / "calls"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python", "jupytext-config"):
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n')
+        stub.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    if on_binder:
+        env["REPO_DIR"] = str(tmp_path)
+    subprocess.run(["bash", str(ROOT / "postBuild")], cwd=ROOT, env=env, check=True)
+    calls = log.read_text().splitlines()
+    assert any(c.startswith("python -m pip install --no-deps neural-tangents==") for c in calls)
+    assert ("jupytext-config set-default-viewer" in calls) == on_binder, calls
