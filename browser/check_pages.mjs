@@ -56,11 +56,10 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 // Console errors from the toolchain itself, not from the book: reported under `ignored`, not failures.
-const KNOWN_UPSTREAM = [
-  // sphinx-thebe 0.3.1 (pulled in by Jupyter Book 1) inserts its configuration script twice on every
-  // page under Sphinx 7.4; thebe is not enabled in this book, so the duplicate is harmless.
-  /Identifier 'THEBE_JS_URL' has already been declared/,
-];
+// (None at present: sphinx-thebe 0.3.1's configuration script, inserted twice on every page under
+// Sphinx 7.4 -- "Identifier 'THEBE_JS_URL' has already been declared" -- is now inserted once by
+// _templates/layout.html.)
+const KNOWN_UPSTREAM = [];
 
 function parseArgs(argv) {
   const opts = { chromium: '/usr/bin/chromium', timeoutMs: 60000, pages: [], devices: ['phone', 'tablet'],
