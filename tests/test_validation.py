@@ -193,6 +193,8 @@ API = [
     ("equivalence.relative_change", lambda: _mod("equivalence").relative_change(np.zeros(2), np.ones(2)), ValueError, "before is zero"),
     ("equivalence.compare_with_linearization", lambda: _mod("equivalence").compare_with_linearization(2, 5, X, np.ones(4), X, key=KEY, lr_fraction=2.0), ValueError, r"lr_fraction must lie in \(0, 1\)"),
     # extrapolation
+    ("extrapolation.shell", lambda: _mod("extrapolation").shell(KEY, 5, 2, 2.0, 1.0), ValueError, "outer must be larger than inner"),
+    ("extrapolation.mape_over_draws", lambda: _mod("extrapolation").mape_over_draws(KEY, lambda k: XS, lambda k: XS, {"y": lambda x: x[:, 0]}, {"k": pntk.kernels.relu_ntk}, n_draws=0), ValueError, "n_draws must be an integer >= 1"),
     ("extrapolation.ntk_regressor", lambda: _mod("extrapolation").ntk_regressor(X, np.ones(4), 0), ValueError, "degree must be an integer >= 1"),
     ("extrapolation.ntk_regressor()", lambda: _mod("extrapolation").ntk_regressor(XS, np.ones(4), 2)(np.ones((2, 2))), ValueError, "x has input dimension 2, expected 3"),
     ("extrapolation.ray_points", lambda: _mod("extrapolation").ray_points(np.zeros((1, 2)), [1.0]), ValueError, "directions must be finite and non-zero"),
