@@ -27,7 +27,7 @@ same controls: both call :func:`extrapolation_png` / :func:`spectrum_png`.
 
 What the pictures show:
 
-* **Extrapolation** (chapter "Extrapolation", paper digest §5.1): a 1-D target
+* **Extrapolation** (chapter "Extrapolation"; the 1-D experiments of the official code LIONS-EPFL/pntk, ``extra/main_cube.py``): a 1-D target
   fitted on 60 equally spaced points of :math:`[-a,a]` and drawn on
   :math:`[-2a,2a]`, with the median absolute percentage error (MAPE,
   :func:`pntk.data.mape`) on 200 points with :math:`a<|x|\le2a`, exactly the
