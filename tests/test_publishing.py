@@ -150,11 +150,7 @@ def test_readme_says_how_to_run_the_book_each_way_and_what_a_publisher_changes()
     assert "repository.url" in publishing and ".github/workflows/book.yml" in publishing, publishing
 
 
-# --- the one-CPU measurements the teaching page shows (bench/run.py --only binder) ---------------
-REGENERATE = ("the lead regenerates the one-CPU results for every chapter at the end "
-              "(`.venv/bin/python bench/run.py --only binder`); remove this mark then")
-
-
+# --- the one-CPU measurements the teaching page shows (`bench/run.py --only binder` regenerates) ---
 def binder_rows() -> dict:
     results = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
     return {r["chapter"]: r for r in results["sections"]["binder"]["rows"]}
@@ -175,7 +171,6 @@ def test_binder_results_have_their_provenance():
     assert all("median_cpu_s" in e for e in section["explorers"].values()), section["explorers"]
 
 
-@pytest.mark.xfail(strict=True, reason=REGENERATE)
 def test_binder_results_cover_every_chapter():
     rows = binder_rows()
     missing = [c for c in toc_notebooks() if c not in rows]
@@ -183,8 +178,6 @@ def test_binder_results_cover_every_chapter():
     assert not missing and not failed, f"not measured: {missing}; failed: {failed}"
 
 
-@pytest.mark.xfail(strict=True, reason="book/hadamard_nets.md peaked at 1630 MB on 2026-12-02, over the 1536 MB "
-                                       "left to a kernel of a 2 GB Binder session; " + REGENERATE)
 def test_every_chapter_fits_binders_memory_with_margin():
     results = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
     budget = results["sections"]["binder"]["kernel_budget_mb"]
