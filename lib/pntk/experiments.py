@@ -30,6 +30,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from . import _validate
+from .training import adam_update
 
 __all__ = [
     "sqrt_sum",
@@ -281,19 +282,12 @@ def _adam_scan(apply_fn, treedef, shapes, steps):
         return jnp.mean((apply_fn(unravel(flat), x).reshape(y.shape) - y) ** 2)
 
     value_and_grad = jax.value_and_grad(loss)
-    b1, b2, eps = 0.9, 0.999, 1e-8
 
     @jax.jit
     def run(flat, x, y, lr, wd):
         def step(state, _):
-            p, m, v, k = state
-            value, g = value_and_grad(p, x, y)
-            g = g + wd * p
-            k = k + 1.0
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g**2
-            p = p - lr * (m / (1 - b1**k)) / (jnp.sqrt(v / (1 - b2**k)) + eps)
-            return (p, m, v, k), value
+            value, g = value_and_grad(state[0], x, y)
+            return adam_update(state, g, lr, wd), value
 
         zeros = jnp.zeros_like(flat)
         (flat, _, _, _), values = jax.lax.scan(step, (flat, zeros, zeros, jnp.asarray(0.0)), None, length=steps)

@@ -43,6 +43,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from . import _validate
+from .training import adam_update
 
 __all__ = [
     "ntk_regressor",
@@ -515,14 +516,8 @@ def _adam_loop(apply_fn, unravel):
     @jax.jit
     def run(flat, x, y, batches, lr, wd, b1, b2, eps):
         def step(state, idx):
-            p, m, v, k = state
-            value, g = value_and_grad(p, x[idx], y[idx])
-            g = g + wd * p
-            k = k + 1.0
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g**2
-            p = p - lr * (m / (1 - b1**k)) / (jnp.sqrt(v / (1 - b2**k)) + eps)
-            return (p, m, v, k), value
+            value, g = value_and_grad(state[0], x[idx], y[idx])
+            return adam_update(state, g, lr, wd, b1, b2, eps), value
 
         zeros = jnp.zeros_like(flat)
         (flat, _, _, _), values = jax.lax.scan(step, (flat, zeros, zeros, jnp.asarray(0.0)), batches)

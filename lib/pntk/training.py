@@ -163,6 +163,25 @@ def _training_loop(apply_fn, num_records, record_every, with_test, with_projecti
     return run
 
 
+def adam_update(state, grad, learning_rate, weight_decay, b1=0.9, b2=0.999, eps=1e-8):
+    r"""One Adam step with PyTorch's coupled weight decay, on flat parameters (traceable, unchecked).
+
+    ``state = (p, m, v, k)`` (parameters, first and second moments, step count); with
+    :math:`g=\nabla L+\lambda_{\rm wd}\,p`: :math:`m\leftarrow b_1m+(1-b_1)g`,
+    :math:`v\leftarrow b_2v+(1-b_2)g^2`,
+    :math:`p\leftarrow p-\eta\,\frac{m/(1-b_1^k)}{\sqrt{v/(1-b_2^k)}+\epsilon}`.
+    The inner step of :func:`pntk.extrapolation.adam_fit` and
+    :func:`pntk.experiments.adam_full_batch`, which check their arguments.
+    """
+    p, m, v, k = state
+    g = grad + weight_decay * p
+    k = k + 1.0
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g**2
+    p = p - learning_rate * (m / (1 - b1**k)) / (jnp.sqrt(v / (1 - b2**k)) + eps)
+    return p, m, v, k
+
+
 def max_stable_learning_rate(k_train) -> float:
     r"""Largest :math:`\eta` for which gradient descent on the linearised model converges: :math:`n/\lambda_{\max}`.
 
