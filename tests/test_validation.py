@@ -232,7 +232,6 @@ API = [
     ("frequency.component_coefficients", lambda: _mod("frequency").component_coefficients(np.ones((2, 3)), np.ones(4)), ValueError, r"values must be a finite array of shape \(3,\)"),
     ("convergence.empirical_nngp", lambda: _mod("convergence").empirical_nngp("p", X), TypeError, "params must be the dict"),
     ("convergence.nngp_convergence", lambda: _mod("convergence").nngp_convergence(KEY, XS, [2], [4], 0), ValueError, "num_seeds must be an integer >= 1"),
-    ("frequency.stable_rate", lambda: _mod("frequency").stable_rate(np.ones((2, 3))), ValueError, "k_train must be a square matrix"),
 ]
 
 

@@ -54,7 +54,6 @@ __all__ = [
     "projection_dynamics",
     "prediction_dynamics",
     "component_coefficients",
-    "stable_rate",
 ]
 
 DEFAULT_NODES = 512
@@ -422,18 +421,3 @@ def component_coefficients(harmonics, values) -> np.ndarray:
     return coef.T
 
 
-def stable_rate(k_train) -> float:
-    r"""The largest stable learning rate :math:`n/\lambda_{\max}` of gradient descent on the mean squared error with kernel ``k_train``.
-
-    Gradient descent multiplies the residual along the top eigenvector by
-    :math:`1-2\eta\lambda_{\max}/n`, which stays in :math:`(-1,1)` iff
-    :math:`\eta<n/\lambda_{\max}`. A rate :math:`\rho\,n/\lambda_{\max}` puts every
-    net at the same fraction :math:`\rho` of its own limit, the fair comparison of
-    the chapter "Learning speed per frequency" (:func:`pntk.training.max_stable_learning_rate`
-    with scipy's eigensolver).
-    """
-    k = np.asarray(_validate.square_matrix(k_train, "k_train"))
-    lam_max = float(scipy.linalg.eigh(k, eigvals_only=True, subset_by_index=[k.shape[0] - 1, k.shape[0] - 1])[0])
-    if not lam_max > 0:
-        raise ValueError("k_train has no positive eigenvalue")
-    return k.shape[0] / lam_max

@@ -32,6 +32,7 @@ from typing import Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 
 from . import _validate
 
@@ -187,9 +188,16 @@ def max_stable_learning_rate(k_train) -> float:
 
     The residual contracts by :math:`|1-2\eta\lambda/n|` per step along each
     eigenvector, which is below 1 for all eigenvalues iff :math:`\eta<n/\lambda_{\max}`.
+    A rate :math:`\tfrac12\,n/\lambda_{\max}` puts every net at the same fraction of its
+    own limit, the fair comparison of the chapter "Learning speed per frequency".
     """
-    k = _validate.square_matrix(k_train, "k_train")
-    return float(k.shape[0] / jnp.linalg.eigvalsh(k)[-1])
+    k = np.asarray(_validate.square_matrix(k_train, "k_train"))
+    n = k.shape[0]
+    # only the top eigenvalue: a widget frame needs this rate at every slider change
+    lam_max = float(scipy.linalg.eigh(k, eigvals_only=True, subset_by_index=[n - 1, n - 1])[0])
+    if not lam_max > 0:
+        raise ValueError("k_train has no positive eigenvalue")
+    return n / lam_max
 
 
 def linearized_dynamics(k_train, y, *, learning_rate: float, steps, k_test_train=None, f0_train=None,

@@ -78,7 +78,7 @@ import numpy as np
 import scipy.linalg
 import threadpoolctl
 
-from . import _validate, data, frequency, kernels, models, plotting, spectra
+from . import _validate, data, frequency, kernels, models, plotting, spectra, training
 from . import extrapolation as _ex
 from .convergence import subnet
 from .equivalence import finite_width_ntk
@@ -373,7 +373,7 @@ def _dynamics(k_all: np.ndarray, dim: int):
     scale = float(np.mean(np.diag(k)))  # Theta(1) on the sphere at infinite width
     k, k_test = k / scale, k_all[n:] / scale
     rayleigh = np.einsum("kn,nm,km->k", proj, k, proj) / (n * np.einsum("kn,kn->k", proj, proj))
-    eta = _RATE_FRACTION * frequency.stable_rate(k)
+    eta = _RATE_FRACTION * training.max_stable_learning_rate(k)
     f = frequency.prediction_dynamics(k, y, eta, _STEPS, k_eval=np.vstack([k, k_test]))
     a = (y[None, :] - f[:, :n]) @ proj.T
     residual = np.abs(a) / np.abs(a[:1])
