@@ -175,38 +175,45 @@ def test_pnn_spectra_matches_sphere_eigenvalues_for_each_degree():
             np.testing.assert_allclose(nrow * diag, row, rtol=1e-12, atol=1e-15 * scale)
 
 
-def test_prediction_dynamics_matches_linearized_dynamics_on_train_and_test_points():
+def test_linearized_dynamics_match_gradient_steps_on_train_and_test_points():
+    """The closed form against the recursion it solves, step by step: r <- r - (2 eta/n) K r on the
+    training points, f(x) <- f(x) - (2 eta/n) K(x, X) r on fresh ones."""
     x = np.asarray(data.sphere(jax.random.key(0), 60, 3))
     xt = np.asarray(data.sphere(jax.random.key(1), 25, 3))
     k, kt = np.asarray(kernels.pnn_ntk(x, x, 2)), np.asarray(kernels.pnn_ntk(xt, x, 2))
     y = np.sin(3 * x[:, 0])
-    steps = np.array([0, 1, 7, 100, 5000])
-    eta = 0.9 * training.max_stable_learning_rate(k)  # odd steps oscillate: the sign must be right
-    ref = training.linearized_dynamics(k, y, learning_rate=eta, steps=steps, k_test_train=kt)
-    pred = frequency.prediction_dynamics(k, y, eta, steps, k_eval=np.vstack([k, kt]))
-    np.testing.assert_allclose(pred[:, :60], ref.train_predictions, atol=1e-10)
-    np.testing.assert_allclose(pred[:, 60:], ref.test_predictions, atol=1e-10)
-    assert np.all(pred[0] == 0)
-    # training points by default, and the residual is that of projection_dynamics
+    steps = np.array([0, 1, 7, 100, 301])
+    eta = 0.9 * training.max_stable_learning_rate(k)  # q < 0 in the top directions: odd steps oscillate
+    hist = training.linearized_dynamics(k, y, learning_rate=eta, steps=steps, k_test_train=kt)
+    f, g, recorded = np.zeros(60), np.zeros(25), {}
+    for s in range(steps[-1] + 1):
+        if s in steps:
+            recorded[s] = f.copy(), g.copy()
+        r = f - y
+        f, g = f - 2 * eta / 60 * k @ r, g - 2 * eta / 60 * kt @ r
+    for i, s in enumerate(steps):
+        np.testing.assert_allclose(hist.train_predictions[i], recorded[s][0], atol=1e-9)
+        np.testing.assert_allclose(hist.test_predictions[i], recorded[s][1], atol=1e-9)
+    # the residual projections are those of projection_dynamics (one shared closed form)
     proj = np.eye(60)[:3]
     res = frequency.projection_dynamics(k, y, proj, [eta], steps)[0]
-    np.testing.assert_allclose(proj @ (y - frequency.prediction_dynamics(k, y, eta, steps)).T, res.T, atol=1e-10)
+    np.testing.assert_allclose(proj @ (y - hist.train_predictions).T, res.T, atol=1e-10)
 
 
-def test_prediction_dynamics_handles_a_singular_kernel_and_checks_arguments():
+def test_linearized_dynamics_handle_a_singular_kernel_and_check_arguments():
     x = np.asarray(data.sphere(jax.random.key(0), 30, 3))
     k = x @ x.T  # rank 3: zero eigenvalues use the limit 2 eta s / n of (1 - q^s) / lambda
     y = x[:, 0] + 0.1
-    pred = frequency.prediction_dynamics(k, y, 0.1, np.array([0, 10, 10_000]))
-    assert np.all(np.isfinite(pred))
+    hist = training.linearized_dynamics(k, y, learning_rate=0.1, steps=np.array([0, 10, 10_000]), k_test_train=k)
+    assert np.all(np.isfinite(hist.test_predictions))
     # the linear part x_0 is in the kernel's range: learned; the constant is not
-    np.testing.assert_allclose(frequency.component_coefficients(x.T, pred[-1]), [1, 0, 0], atol=0.05)
-    with pytest.raises(ValueError, match="k_eval"):
-        frequency.prediction_dynamics(k, y, 0.1, [1], k_eval=np.ones((4, 5)))
+    np.testing.assert_allclose(frequency.component_coefficients(x.T, hist.test_predictions[-1]), [1, 0, 0], atol=0.05)
+    with pytest.raises(ValueError, match="k_test_train"):
+        training.linearized_dynamics(k, y, learning_rate=0.1, steps=[1], k_test_train=np.ones((4, 5)))
     with pytest.raises(ValueError, match="steps"):
-        frequency.prediction_dynamics(k, y, 0.1, [-1])
+        training.linearized_dynamics(k, y, learning_rate=0.1, steps=[-1])
     with pytest.raises(ValueError, match="learning_rate"):
-        frequency.prediction_dynamics(k, y, 0.0, [1])
+        training.linearized_dynamics(k, y, learning_rate=0.0, steps=[1])
 
 
 def test_component_coefficients_separate_correlated_components():

@@ -228,7 +228,7 @@ API = [
     ("convergence.half_line_polyfit", lambda: _mod("convergence").half_line_polyfit([1.0, -1.0], [1.0, 2.0], [0.5], 0), ValueError, "degree must be an integer >= 1"),
     ("equivalence.distances_to_limit", lambda: _mod("equivalence").distances_to_limit("run"), TypeError, "run must be a TrainingComparison"),
     ("equivalence.initial_output_effect", lambda: _mod("equivalence").initial_output_effect(0, XS, np.ones(4), XS, np.ones(4)), ValueError, "degree must be an integer >= 1"),
-    ("frequency.prediction_dynamics", lambda: _mod("frequency").prediction_dynamics(np.eye(3), np.ones(3), -0.1, [1]), ValueError, "learning_rate must be a finite number"),
+    ("training.linearized_dynamics", lambda: training.linearized_dynamics(np.eye(3), np.ones(3), learning_rate=-0.1, steps=[1]), ValueError, "learning_rate must be a finite number"),
     ("frequency.component_coefficients", lambda: _mod("frequency").component_coefficients(np.ones((2, 3)), np.ones(4)), ValueError, r"values must be a finite array of shape \(3,\)"),
     ("convergence.empirical_nngp", lambda: _mod("convergence").empirical_nngp("p", X), TypeError, "params must be the dict"),
     ("convergence.nngp_convergence", lambda: _mod("convergence").nngp_convergence(KEY, XS, [2], [4], 0), ValueError, "num_seeds must be an integer >= 1"),

@@ -30,11 +30,11 @@ import math
 from typing import Callable, NamedTuple
 
 import numpy as np
-import scipy.linalg
 from scipy.special import eval_gegenbauer
 
 from . import _validate
 from . import kernels as _kernels
+from . import training as _training
 from .kernels import pnn_ntk_cosine
 from .spectra import harmonic_multiplicity, sphere_eigenvalues, sphere_legendre
 
@@ -52,7 +52,6 @@ __all__ = [
     "learning_time",
     "gegenbauer_energy",
     "projection_dynamics",
-    "prediction_dynamics",
     "component_coefficients",
 ]
 
@@ -335,65 +334,14 @@ def projection_dynamics(k_train, y, projections, learning_rates, steps, *, f0_tr
     if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer) or np.any(t < 0):
         raise ValueError("steps must be a non-negative integer or a 1-D array of them")
     r0 = y if f0_train is None else y - np.asarray(_validate.vector(f0_train, "f0_train", length=n))[:, None]
-    lam, v = scipy.linalg.eigh(k, driver="evr")  # several times faster than numpy's eigh here
-    lam = np.clip(lam, 0.0, None)
+    lam, v = _training._eigh_psd(k)
     coef = v.T @ r0  # (n, T)
     pv = np.einsum("tkn,nj->tkj", p, v)  # (T, K, n) projections in the eigenbasis
     out = np.empty((rates.size, y.shape[1], t.size, p.shape[1]))
     for i, eta in enumerate(rates):
-        q = 1.0 - 2.0 * eta * lam / n
-        decay = np.sign(q)[None, :] ** (t[:, None] % 2) * np.abs(q)[None, :] ** t[:, None].astype(float)
+        decay = _training._contraction_powers(lam, eta, t, n)
         out[i] = np.einsum("rj,jt,tkj->trk", decay, coef, pv)
     return out[:, 0] if single else out
-
-
-def prediction_dynamics(k_train, y, learning_rate: float, steps, *, k_eval=None) -> np.ndarray:
-    r"""Predictions :math:`f_s` of the linearised net after each of ``steps`` gradient-descent steps, from :math:`f_0=0`.
-
-    With :math:`\Theta(X,X)=V\Lambda V^\top` and :math:`q=1-2\eta\lambda/n` (mean
-    squared error, :mod:`pntk.training`):
-
-    .. math:: f_s(x) = \Theta(x,X)\,V\,\mathrm{diag}\Bigl(\frac{1-q^s}{\lambda}\Bigr)V^\top y,
-
-    with the limit :math:`2\eta s/n` of :math:`(1-q^s)/\lambda` at :math:`\lambda=0`. At
-    the training points this is :math:`f_s(X)=V\,\mathrm{diag}(1-q^s)\,V^\top y`, the
-    complement of the residual of :func:`projection_dynamics`; on fresh points it is
-    what the net *predicts*, which tells learning apart from interpolation of the sample
-    (book chapter "Learning speed per frequency"). The same closed form as
-    :func:`pntk.training.linearized_dynamics`, with scipy's faster eigensolver.
-
-    Args:
-      k_train: ``(n, n)`` kernel :math:`\Theta(X,X)`.
-      y: ``(n,)`` targets.
-      learning_rate: :math:`\eta>0`.
-      steps: ``(R,)`` non-negative integer step numbers :math:`s`.
-      k_eval: ``(n_eval, n)`` kernel :math:`\Theta(x,X)` between the points where the
-        predictions are wanted and the training points (default: ``k_train``, the
-        training points). Stack rows to get several sets of points from one
-        eigendecomposition.
-
-    Returns:
-      ``(R, n_eval)`` array of :math:`f_s(x)`.
-    """
-    k = np.asarray(_validate.square_matrix(k_train, "k_train"))
-    n = k.shape[0]
-    y = np.asarray(_validate.vector(y, "y", length=n))
-    learning_rate = _validate.positive_float(learning_rate, "learning_rate")
-    t = np.atleast_1d(np.asarray(steps))
-    if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer) or np.any(t < 0):
-        raise ValueError("steps must be a non-negative integer or a 1-D array of them")
-    ke = k if k_eval is None else np.asarray(k_eval, dtype=float)
-    if ke.ndim != 2 or ke.shape[1] != n or not np.all(np.isfinite(ke)):
-        raise ValueError(f"k_eval must be a finite array of shape (n_eval, {n}), got {np.shape(k_eval)}")
-    lam, v = scipy.linalg.eigh(k, driver="evr")
-    lam = np.clip(lam, 0.0, None)
-    q = 1.0 - 2.0 * learning_rate * lam / n
-    s = t[:, None].astype(float)
-    decay = np.sign(q)[None, :] ** (t[:, None] % 2) * np.abs(q)[None, :] ** s
-    safe = np.where(lam > 0, lam, 1.0)
-    gain = np.where(lam[None, :] > 0, (1.0 - decay) / safe[None, :], 2.0 * learning_rate * s / n)
-    dual = (gain * (v.T @ y)[None, :]) @ v.T  # (R, n): Theta(X,X)^{-1}-like weights at each step
-    return dual @ ke.T
 
 
 def component_coefficients(harmonics, values) -> np.ndarray:

@@ -51,7 +51,7 @@ What the pictures show:
   points, and right, the held-out residual :math:`|1-c_k(s)|` of the least-squares
   coefficients :math:`c_k` of the predictor on the target's components at fresh
   points (:func:`pntk.frequency.component_coefficients`), both from the linearised
-  dynamics (:func:`pntk.frequency.prediction_dynamics`) with every net at half its
+  dynamics (:func:`pntk.training.linearized_dynamics`) with every net at half its
   own largest stable rate :math:`n/\lambda_{\max}`; degree :math:`N` solid, the
   3-layer ReLU net (infinite width) dotted. Every frame carries a one-sentence
   ``description`` of what it shows, with its key numbers (the frame's alt text).
@@ -374,10 +374,11 @@ def _dynamics(k_all: np.ndarray, dim: int):
     k, k_test = k / scale, k_all[n:] / scale
     rayleigh = np.einsum("kn,nm,km->k", proj, k, proj) / (n * np.einsum("kn,kn->k", proj, proj))
     eta = _RATE_FRACTION * training.max_stable_learning_rate(k)
-    f = frequency.prediction_dynamics(k, y, eta, _STEPS, k_eval=np.vstack([k, k_test]))
-    a = (y[None, :] - f[:, :n]) @ proj.T
+    hist = training.linearized_dynamics(k, y, learning_rate=eta, steps=_STEPS, k_test_train=k_test,
+                                        projections=proj)
+    a = hist.residual_projections
     residual = np.abs(a) / np.abs(a[:1])
-    heldout = np.abs(1.0 - frequency.component_coefficients(comp_test, f[:, n:]))
+    heldout = np.abs(1.0 - frequency.component_coefficients(comp_test, hist.test_predictions))
     _readonly(rayleigh, residual, heldout)
     return rayleigh, residual, heldout
 
