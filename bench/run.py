@@ -17,6 +17,12 @@ measurement) and regenerates BENCHMARKS.md from them. Sections:
              the other chapters' rows of the previous run (each row has its own date and commit)
   book       (--book) full jupyter-book build of a /tmp copy, cold and with the cache warm
   large      (--large) pntk.blocked Gram matrix of n = 20000, time and peak RSS
+  slow4g     (--only slow4g) every page loaded cold under DevTools' Slow 4G in headless Chromium,
+             offline variant and default build (CDN requests answered by a local mirror with the
+             same throttling): first paint, MathJax typeset, explorers ready, load, page weight and
+             requests. Measured by the browser tests (tests/test_browser.py, which fail a page at
+             8 s first paint or 15 s explorer); this section copies their _build/screenshots/slow4g.json,
+             with when, where and at which commit it was measured, into the results
 
 Timings are medians over repeats after a warm-up call; the warm-up's extra time over the
 median is reported as compile time. Sections not run this time are carried over from the
@@ -620,6 +626,27 @@ def large_case(n: int, block_size: int, dtype: str) -> dict:
             "symmetric": bool(k[0, -1] == k[-1, 0])}
 
 
+SLOW4G_FILE = ROOT / "_build" / "screenshots" / "slow4g.json"
+SLOW4G_LIMITS_MS = {"first_paint": 8000, "explorer": 15000}  # issue 20; tests/test_browser.py enforces them
+
+
+def section_slow4g(quick: bool, log) -> dict:
+    """The Slow 4G numbers of the last browser-test run (both variants), with their provenance."""
+    if not SLOW4G_FILE.exists():
+        raise SystemExit(f"{SLOW4G_FILE} not found: run the browser tests first "
+                         "(.venv/bin/python -m pytest tests/test_browser.py)")
+    data = json.loads(SLOW4G_FILE.read_text())
+    missing = [v for v in ("offline", "default") if v not in data]
+    if missing:
+        raise SystemExit(f"{SLOW4G_FILE} has no {', '.join(missing)} variant: run the whole of tests/test_browser.py")
+    for variant, d in data.items():
+        fp = max(i["firstPaintMs"] for i in d["pages"].values())
+        ex = [i["explorerReadyMs"] for i in d["pages"].values() if i.get("explorerReadyMs")]
+        log(f"  slow4g {variant}: {len(d['pages'])} pages measured {d['measured']['date']}, first paint max {fp} ms, "
+            f"explorers max {max(ex) if ex else '-'} ms")
+    return {"variants": data, "limits_ms": SLOW4G_LIMITS_MS, "source": str(SLOW4G_FILE.relative_to(ROOT))}
+
+
 def section_large(quick: bool, log) -> dict:
     rows = []
     for n, dtype in ((20_000, "float64"), (20_000, "float32")) if not quick else ((8192, "float64"),):
@@ -640,6 +667,7 @@ SECTIONS = {
     "binder": section_binder,
     "book": section_book,
     "large": section_large,
+    "slow4g": section_slow4g,
 }
 DEFAULT = ("kernels", "profile", "spectrum", "widgets", "training", "chapters", "binder")
 
@@ -811,6 +839,55 @@ def tables(results: dict) -> str:
             else:
                 out.append(f"| – | – | – | error: {r.get('error', '')[:80]} | | |")
         out.append("")
+    if "slow4g" in sec:
+        s = sec["slow4g"]
+        lim = s["limits_ms"]
+        out.append(f"### Pages on a slow connection: Slow 4G, cold cache (limits: first paint < {lim['first_paint'] / 1000:.0f} s, "
+                   f"explorer < {lim['explorer'] / 1000:.0f} s){note(s)}\n")
+        out.append("Every page of the table of contents loaded cold in headless Chromium under DevTools' Slow 4G "
+                   "preset (562.5 ms latency per request, 1.44 Mbit/s down, 675 kbit/s up, cache disabled), served "
+                   "from localhost gzip-compressed as GitHub Pages and Read the Docs serve text. **offline**: the "
+                   "offline variant (MathJax and the widget scripts from the site); **default**: the default build "
+                   "(`_config.yml`: MathJax from cdn.jsdelivr.net), its CDN requests answered by a local HTTPS "
+                   "mirror with the same files from `browser/node_modules`, to which Chromium resolves the CDN "
+                   "host, so they carry the same latency and bandwidth (method and its check: "
+                   "`browser/PERFORMANCE.md`). First paint: first-contentful-paint; math: MathJax's first "
+                   "typesetting done; explorer: every static explorer has run its script and shows its first "
+                   "frame; load: the load event; weight and requests: bytes received and requests made until "
+                   "load, math and fonts are done (CDN: the part from the CDN). Measured by the browser tests "
+                   f"(`tests/test_browser.py`, which fail a page at the limits), copied from `{s['source']}`.\n")
+        for variant, d in s["variants"].items():
+            m = d["measured"]
+            out.append(f"- {variant}: `{m['command']}` on {m['date']} at commit {(m.get('commit') or '?')[:10]}"
+                       f"{' (with uncommitted changes)' if m.get('changed_since_commit') else ''}, {m['machine']}, "
+                       f"load average {m['load_average']}, {m['chromium']}")
+        out.append("")
+        out.append("| page | variant | first paint | math | explorer | load | weight | requests (CDN) |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        sec_ms = lambda v: "–" if v is None else f"{v / 1000:.1f} s"  # noqa: E731
+        pages = list(next(iter(s["variants"].values()))["pages"])
+        for page in pages:
+            for variant, d in s["variants"].items():
+                i = d["pages"].get(page)
+                if i is None:
+                    continue
+                cdn = f" ({i['cdnRequests']})" if "cdnRequests" in i else ""
+                name = page.removeprefix("book/").removesuffix(".html")
+                out.append(f"| {name} | {variant} | {sec_ms(i.get('firstPaintMs'))} | {sec_ms(i.get('mathMs'))} | "
+                           f"{sec_ms(i.get('explorerReadyMs'))} | {sec_ms(i.get('loadMs'))} | "
+                           f"{i['bytes'] / 1e6:.2f} MB | {i['requests']}{cdn} |" if "bytes" in i else
+                           f"| {name} | {variant} | {sec_ms(i.get('firstPaintMs'))} | – | {sec_ms(i.get('explorerReadyMs'))} | – | – | – |")
+        proof = [i["largestCdnFile"] for i in s["variants"].get("default", {}).get("pages", {}).values()
+                 if i.get("largestCdnFile")]
+        if proof:
+            big = max(proof, key=lambda t: t["transferBytes"])
+            times = sorted(t["ms"] for t in proof if t["url"] == big["url"])
+            floor = 562.5 + big["transferBytes"] / (1.44e6 / 8) * 1000
+            out.append(f"\nThe largest CDN file, `{big['url'].split('/npm/')[-1]}` ({big['transferBytes'] / 1e3:.0f} kB "
+                       f"compressed), took {times[0] / 1000:.1f}-{times[-1] / 1000:.1f} s on the default build's pages "
+                       f"(at least the {floor / 1000:.1f} s that Slow 4G's latency and bandwidth give it alone; the "
+                       "page's other files share the bandwidth).")
+        out.append("")
     return "\n".join(out)
 
 
@@ -866,6 +943,17 @@ def targets(results: dict) -> list[str]:
         failed = [r["chapter"] for r in sec["binder"]["rows"] if "error" in r]
         if failed:
             lines.append(f"Binder: chapters that failed to execute on one CPU: {', '.join(failed)}")
+    if "slow4g" in sec:
+        lim = sec["slow4g"]["limits_ms"]
+        for variant, d in sec["slow4g"]["variants"].items():
+            fp = max(d["pages"].items(), key=lambda kv: kv[1]["firstPaintMs"])
+            ex = [(p, i["explorerReadyMs"]) for p, i in d["pages"].items() if i.get("explorerReadyMs")]
+            worst = max(ex, key=lambda kv: kv[1]) if ex else None
+            ok = fp[1]["firstPaintMs"] < lim["first_paint"] and (worst is None or worst[1] < lim["explorer"])
+            lines.append(f"Slow 4G, {variant} build: slowest first paint {fp[0]} {fp[1]['firstPaintMs'] / 1000:.1f} s"
+                         + (f", slowest explorer {worst[0]} {worst[1] / 1000:.1f} s" if worst else "")
+                         + f" ({'met' if ok else 'MISSED'}, targets < {lim['first_paint'] / 1000:.0f} s and "
+                         f"< {lim['explorer'] / 1000:.0f} s)")
     if "book" in sec and "cold_s" in sec["book"]:
         c = sec["book"]["cold_s"]
         lines.append(f"cold book build: {c:.0f} s ({'met' if c < TARGETS['cold_build_s'] else 'MISSED'}, target < 600 s)")
@@ -961,7 +1049,8 @@ are carried over from an earlier run):
 {provenance}
 
 (`make bench` runs the default sections; `--quick` a fast subset; `--book` adds the full book
-build, cold and warm, of a copy in /tmp; `--large` the blocked n = 20 000 Gram matrix.)
+build, cold and warm, of a copy in /tmp; `--large` the blocked n = 20 000 Gram matrix;
+`--only slow4g` copies the Slow 4G page numbers of the last browser-test run.)
 
 **Machine of this run**: {cpu} ({cores} cores available, {mem} GB memory), Python {python},
 jax {jax}, numpy {numpy}, neural-tangents {nt}; {date}. Load average (1, 5, 15 min) at the

@@ -1,10 +1,12 @@
 """Write the configuration of the offline book: _config.yml with _config_offline.yml merged over it.
 
-    python browser/offline_config.py OUT.yml [CACHE_DIR]
+    python browser/offline_config.py [--default] OUT.yml [CACHE_DIR]
 
 Mappings are merged key by key (except the sphinx.config keys in REPLACED), anything else in _config_offline.yml replaces the value of
 _config.yml. The execution cache is set to CACHE_DIR (default: _build/.jupyter_cache, the cache of
 `make book`), so that building the offline variant re-executes only chapters that changed.
+With --default: the default build's configuration (_config.yml alone, MathJax from its CDN) with
+only the execution cache set, for the browser tests' Slow 4G measurement of the default build.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ def merge(base: dict, overlay: dict) -> dict:
     return out
 
 
+def default_config(cache: pathlib.Path) -> dict:
+    """_config.yml with the execution cache set to `cache` (absolute), nothing else changed."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config.setdefault("execute", {})["cache"] = str(cache.resolve())
+    return config
+
+
 def offline_config(cache: pathlib.Path) -> dict:
     """The offline configuration; html_extra_path and the cache as absolute paths, so that it also serves books elsewhere (tests)."""
     base = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -46,9 +55,13 @@ def offline_config(cache: pathlib.Path) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
+    args = sys.argv[1:]
+    variant = offline_config
+    if args[:1] == ["--default"]:
+        variant, args = default_config, args[1:]
+    if len(args) not in (1, 2):
         sys.exit(__doc__)
-    cache = pathlib.Path(sys.argv[2]) if len(sys.argv) == 3 else ROOT / "_build" / ".jupyter_cache"
-    out = pathlib.Path(sys.argv[1])
+    cache = pathlib.Path(args[1]) if len(args) == 2 else ROOT / "_build" / ".jupyter_cache"
+    out = pathlib.Path(args[0])
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(offline_config(cache), sort_keys=False))
+    out.write_text(yaml.safe_dump(variant(cache), sort_keys=False))

@@ -17,17 +17,29 @@ learning objectives on the first page. Every page is loaded cold under Slow 4G: 
 8 s, explorers within 15 s. Screenshots (whole pages, the explorers on a phone, the first printed
 page), the PDFs, slow4g.json and the JSON report go to `_build/screenshots/`.
 
+The default build (`_config.yml` alone: MathJax from cdn.jsdelivr.net) is built too, with the same
+execution cache, and every page is loaded cold under Slow 4G with the same limits. No request leaves
+the machine: Chromium resolves the CDN hosts to a local HTTPS mirror (--host-resolver-rules, a
+self-signed certificate made with openssl at test time) that answers with the same files from
+browser/node_modules (pinned in browser/package-lock.json), so the CDN requests go through the
+browser's network stack and carry the Slow 4G latency and bandwidth (Playwright's route.fulfill
+would skip the throttling); the largest CDN file's own timing checks that they do. slow4g.json holds
+both variants' numbers, with when and where they were measured; `bench/run.py --only slow4g` copies
+them into BENCHMARKS.md.
+
 A tiny book of two pages checks the driver itself: a good page passes, and a page with raw TeX, an
 external request, a console error, a warning in an output, a static widget whose frames do not
 change, a code line and an equation too wide for the column, a figure shrunk to unreadable
 text and an image without alt text fails exactly those checks.
 
-Skipped, with the reason, only where node/npm or Chromium is missing (CI installs Debian's chromium).
+Skipped, with the reason, only where node/npm, Chromium or openssl is missing (CI installs Debian's
+chromium).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import gzip
 import http.server
@@ -35,11 +47,15 @@ import io
 import json
 import os
 import pathlib
+import platform
+import re
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -53,6 +69,18 @@ PAGES = [p.relative_to(ROOT).with_suffix(".html").as_posix() for p in toc_chapte
 # printed to A4 by the browser tests: a chapter with much code and one with an explorer
 PRINTED = ["book/ntk.html", "book/extrapolation.html"]
 BUILD_FLAGS = ["-W", "-n", "--keep-going"]
+NODE_MODULES = BROWSER / "node_modules"
+# The default build's CDN files and their local copies: (host, URL path prefix) -> folder of the same
+# npm package in browser/node_modules (versions pinned in browser/package-lock.json). mathjax@3 is
+# the newest MathJax 3 release on jsdelivr, 3.2.2 (test_cdn_copies_are_the_versions_the_urls_name).
+CDN_MIRROR = {
+    ("cdn.jsdelivr.net", "/npm/mathjax@3/"): NODE_MODULES / "mathjax",
+    ("cdn.jsdelivr.net", "/npm/requirejs@2.3.4/"): NODE_MODULES / "requirejs",
+    ("cdn.jsdelivr.net", "/npm/@jupyter-widgets/html-manager@1.0.6/"): NODE_MODULES / "@jupyter-widgets" / "html-manager",
+}
+CDN_HOSTS = sorted({host for host, _ in CDN_MIRROR})
+# DevTools' Slow 4G preset (browser/check_pages.mjs): latency per request and download bandwidth
+SLOW_4G_LATENCY_MS, SLOW_4G_BYTES_PER_S = 562.5, 1.44e6 / 8
 
 
 def find_chromium() -> str | None:
@@ -87,10 +115,11 @@ def install_assets() -> None:
     run(["make", "--no-print-directory", "assets"], timeout=900, cwd=ROOT)
 
 
-def build_offline(source: pathlib.Path, out: pathlib.Path, cache: pathlib.Path) -> pathlib.Path:
-    """Build the offline variant of the book in `source` into `out`; returns the HTML folder."""
+def build_offline(source: pathlib.Path, out: pathlib.Path, cache: pathlib.Path, *, default: bool = False) -> pathlib.Path:
+    """Build the offline variant of the book in `source` into `out` (with `default`, the default
+    build: _config.yml alone, CDN scripts); returns the HTML folder."""
     config = out / "_config.yml"
-    run([sys.executable, BROWSER / "offline_config.py", config, cache], timeout=60)
+    run([sys.executable, BROWSER / "offline_config.py", *(["--default"] if default else []), config, cache], timeout=60)
     run([JUPYTER_BOOK, "build", *BUILD_FLAGS, "--path-output", out, "--config", config, source], timeout=3600)
     return out / "_build" / "html"
 
@@ -138,11 +167,97 @@ def serve(directory: pathlib.Path):
         server.server_close()
 
 
+class MirrorHandler(QuietHandler):
+    """The CDN files of the default build, answered from their local copies (CDN_MIRROR) by the
+    request's Host; anything else is a 404, which fails the page. With the headers jsdelivr sends:
+    CORS (MathJax's fonts and crossorigin scripts are CORS requests) and Timing-Allow-Origin."""
+
+    def translate_path(self, path):
+        host = (self.headers.get("Host") or "").split(":")[0]
+        path = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
+        for (cdn, prefix), folder in CDN_MIRROR.items():
+            if host == cdn and path.startswith(prefix):
+                target = (folder / path[len(prefix):]).resolve()
+                if target.is_file() and target.is_relative_to(folder.resolve()):
+                    self.server.answered.add(f"https://{host}{path}")
+                    return str(target)
+        self.server.missing.add(f"https://{host}{path}")
+        return str(pathlib.Path(self.directory) / "not-mirrored")
+
+    def end_headers(self):
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Timing-Allow-Origin", "*")
+        super().end_headers()
+
+
+@contextlib.contextmanager
+def serve_cdn_mirror(folder: pathlib.Path):
+    """The CDN mirror over HTTPS on a free localhost port, with a self-signed certificate made by
+    openssl in `folder`; yields (address 127.0.0.1:PORT, server) (server.answered, server.missing:
+    the URLs it answered and those it had no copy of)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the Slow 4G check of the default build needs openssl (a certificate for the local CDN mirror)")
+    key, cert = folder / "mirror-key.pem", folder / "mirror-cert.pem"
+    run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+         "-subj", "/CN=pntk-cdn-mirror", "-days", "1"], timeout=120)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = QuietServer(("127.0.0.1", 0), functools.partial(MirrorHandler, directory=str(folder)))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.answered, server.missing = set(), set()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def external_resources(html: pathlib.Path) -> set[str]:
+    """The URLs of scripts and stylesheets from other hosts in the built pages (not hyperlinks)."""
+    found = set()
+    for page in html.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        found.update(re.findall(r'<script\b[^>]*\bsrc="(https?://[^"]+)"', text))
+        found.update(url for tag in re.findall(r"<link\b[^>]*>", text) if re.search(r'rel="(stylesheet|preload|modulepreload)"', tag)
+                     for url in re.findall(r'href="(https?://[^"]+)"', tag))
+    return found
+
+
+def mirrored(url: str) -> pathlib.Path | None:
+    """The local copy of a CDN URL, or None."""
+    parts = urllib.parse.urlsplit(url)
+    for (host, prefix), folder in CDN_MIRROR.items():
+        if parts.hostname == host and parts.path.startswith(prefix) and (folder / parts.path[len(prefix):]).is_file():
+            return folder / parts.path[len(prefix):]
+    return None
+
+
+def provenance(chromium: str) -> dict:
+    """When, where and on what the Slow 4G numbers were measured."""
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=ROOT).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    cpu = next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if pathlib.Path("/proc/cpuinfo").exists() else platform.processor()
+    return {"command": ".venv/bin/python -m pytest tests/test_browser.py", "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "commit": out(["git", "rev-parse", "HEAD"]) or None,
+            "changed_since_commit": bool(out(["git", "status", "--porcelain", "--", "book", "lib", "_config.yml",
+                                               "_config_offline.yml", "_templates", "_static", "browser", "_toc.yml"])),
+            "machine": f"{cpu} ({len(os.sched_getaffinity(0))} cores available)", "load_average": [round(v, 2) for v in os.getloadavg()],
+            "chromium": out([chromium, "--version"])}
+
+
 def check_pages(chromium: str, html: pathlib.Path, pages: list[str], shots: pathlib.Path, *,
-                printed: list[str] = (), devices: str = "phone,tablet", slow4g: bool = True) -> dict:
+                printed: list[str] = (), devices: str = "phone,tablet", slow4g: bool = True,
+                extra: list[str] = (), report_name: str = "report.json") -> dict:
     """Run browser/check_pages.mjs over `pages`; returns {page: result} from its JSON report."""
-    report = shots / "report.json"
-    options = ["--devices", devices, "--print", ",".join(printed)] + (["--slow4g"] if slow4g else [])
+    report = shots / report_name
+    options = ["--devices", devices, "--print", ",".join(printed)] + (["--slow4g"] if slow4g else []) + list(extra)
     with serve(html) as base:
         result = subprocess.run(["node", str(BROWSER / "check_pages.mjs"), "--base", base, "--shots", str(shots),
                                  "--report", str(report), "--chromium", chromium, *options, *pages],
@@ -174,12 +289,36 @@ def book_pages(request, tmp_path_factory):
     html = build_offline(ROOT, tmp_path_factory.mktemp("offline-book"), CACHE)
     built = time.perf_counter()
     shutil.rmtree(SHOTS, ignore_errors=True)
+    measured = provenance(chromium)
     pages = check_pages(chromium, html, PAGES, SHOTS, printed=PRINTED)
     slow = {page: result["checks"]["slow4g"]["info"] for page, result in pages.items() if "slow4g" in result["checks"]}
-    (SHOTS / "slow4g.json").write_text(json.dumps(slow, indent=1))
+    (SHOTS / "slow4g.json").write_text(json.dumps({"offline": {"measured": measured, "pages": slow}}, indent=1))
     say(request, f"\nbrowser tests: assets {assets - start:.0f} s, offline build {built - assets:.0f} s, "
                  f"browser {time.perf_counter() - built:.0f} s; screenshots and report.json in {SHOTS}")
     return pages
+
+
+@pytest.fixture(scope="session")
+def default_pages(request, book_pages, tmp_path_factory):
+    """The default build (CDN scripts) under Slow 4G only, with the CDN answered by the local mirror;
+    after the offline book's checks (which empty SHOTS), adding its numbers to slow4g.json."""
+    chromium = require_browser()
+    start = time.perf_counter()
+    out = tmp_path_factory.mktemp("default-book")
+    html = build_offline(ROOT, out, CACHE, default=True)
+    built = time.perf_counter()
+    measured = provenance(chromium)
+    with serve_cdn_mirror(out) as (address, mirror):
+        pages = check_pages(chromium, html, PAGES, SHOTS, devices="", extra=[
+            "--slow4g-only", "--cdn-hosts", ",".join(CDN_HOSTS), "--cdn-address", address],
+            report_name="report-default.json")
+    slow = json.loads((SHOTS / "slow4g.json").read_text())
+    slow["default"] = {"measured": measured, "pages": {page: r["checks"]["slow4g"]["info"] for page, r in pages.items()},
+                       "cdn_answered": sorted(mirror.answered), "cdn_missing": sorted(mirror.missing)}
+    (SHOTS / "slow4g.json").write_text(json.dumps(slow, indent=1))
+    say(request, f"\nbrowser tests, default build: build {built - start:.0f} s, Slow 4G {time.perf_counter() - built:.0f} s "
+                 f"({len(mirror.answered)} CDN files answered by the local mirror)")
+    return {"pages": pages, "html": html, "answered": mirror.answered, "missing": mirror.missing}
 
 
 @pytest.mark.slow
@@ -206,12 +345,54 @@ def test_explorers_on_a_phone_and_printed_pages_have_screenshots(book_pages):
 
 
 @pytest.mark.slow
-def test_slow_4g_numbers_are_recorded(book_pages):
+@pytest.mark.parametrize("page", PAGES)
+def test_default_build_is_fast_on_slow_4g(default_pages, page):
+    """The default build, CDN requests answered locally: first paint < 8 s, explorers < 15 s, no
+    request failed or left the machine."""
+    result = default_pages["pages"][page]
+    assert result["checks"]["slow4g"]["ok"], json.dumps(result["checks"]["slow4g"], indent=1)[:4000]
+
+
+@pytest.mark.slow
+def test_default_build_cdn_requests_are_answered_and_throttled(default_pages):
+    """Every CDN file the default build names has a local copy and was answered by the mirror, and
+    the answered requests carry the Slow 4G cost: the largest CDN file took at least the preset's
+    latency plus its bytes at the preset's bandwidth (route.fulfill would deliver it at once)."""
+    resources = external_resources(default_pages["html"])
+    assert resources, "the default build names no CDN script: nothing is measured against the CDN"
+    assert {url for url in resources if mirrored(url) is None} == set(), "CDN files with no local copy"
+    assert not default_pages["missing"], f"CDN requests the mirror had no copy of: {sorted(default_pages['missing'])}"
+    assert resources <= default_pages["answered"], resources - default_pages["answered"]
+    timings = [r["checks"]["slow4g"]["info"].get("largestCdnFile") for r in default_pages["pages"].values()]
+    timings = [t for t in timings if t and t["transferBytes"] > 100_000]
+    assert timings, "no large CDN file was timed"
+    for t in timings:
+        floor = SLOW_4G_LATENCY_MS + t["transferBytes"] / SLOW_4G_BYTES_PER_S * 1000
+        assert t["ms"] >= 0.9 * floor, f"{t['url']}: {t['transferBytes']} bytes in {t['ms']} ms, faster than Slow 4G ({floor:.0f} ms)"
+
+
+@pytest.mark.slow
+def test_cdn_copies_are_the_versions_the_urls_name():
+    """The local copies are the npm packages the CDN URLs name: an exact version, or for mathjax@3
+    the newest MathJax 3 (3.2.2, the last 3.x release)."""
+    if shutil.which("npm") is None:
+        pytest.skip("needs npm (the local copies are installed by npm ci)")
+    install_assets()
+    for (host, prefix), folder in CDN_MIRROR.items():
+        spec = prefix.rstrip("/").rsplit("@", 1)[1]
+        version = json.loads((folder / "package.json").read_text())["version"]
+        assert version == spec or (spec == "3" and version == "3.2.2"), (host, prefix, version)
+
+
+@pytest.mark.slow
+def test_slow_4g_numbers_are_recorded(default_pages):
     slow = json.loads((SHOTS / "slow4g.json").read_text())
-    assert set(slow) == set(PAGES)
-    assert all(info["firstPaintMs"] > 0 for info in slow.values())
-    with_explorers = {page: info for page, info in slow.items() if info.get("explorers")}
-    assert len(with_explorers) >= 2 and all(info["bytes"] > 0 and info["requests"] > 0 for info in with_explorers.values())
+    assert set(slow) == {"offline", "default"}
+    for variant in slow.values():
+        assert set(variant["pages"]) == set(PAGES) and variant["measured"]["commit"]
+        assert all(info["firstPaintMs"] > 0 and info["bytes"] > 0 and info["requests"] > 0 for info in variant["pages"].values())
+        assert sum(1 for info in variant["pages"].values() if info.get("explorers")) >= 2
+    assert any(info.get("cdnRequests") for info in slow["default"]["pages"].values())
 
 
 # ---- the driver itself, on a tiny book --------------------------------------------------------
@@ -350,7 +531,8 @@ def test_driver_passes_a_good_page(tiny_pages):
 def test_driver_flags_each_problem_of_a_bad_page(tiny_pages):
     bad = failures(tiny_pages["bad.html"])
     assert set(bad) == {"math", "outputs", "static_widgets", "offline", "console", "layout", "axe_light",
-                        "axe_dark", "phone"}, bad
+                        "axe_dark", "phone", "slow4g"}, bad
+    assert bad["slow4g"] == ["request to an external host: https://example.com/missing.png"], bad["slow4g"]
     assert any("image-alt" in p for p in bad["axe_light"]) and any("image-alt" in p for p in bad["axe_dark"]), bad
     kinds = sorted(p.split(" wider")[0].split(" shown")[0] for p in bad["layout"])
     assert kinds == ["code", "display math", "figure 1"], bad["layout"]
