@@ -228,3 +228,30 @@ def test_the_three_accuracies_by_hand():
         dg.arithmetic_accuracy([1.5], [1.5])
     with pytest.raises(ValueError, match="same shape"):
         dg.arithmetic_accuracy([1, 2], [1.0])
+
+
+def test_official_scale_results_file_has_provenance_and_matches_the_script_on_the_tiny_configuration():
+    import importlib.util
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "digit_arithmetic.py"
+    spec = importlib.util.spec_from_file_location("digit_arithmetic_experiment", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    stored = json.loads(script.RESULTS.read_text())
+    prov = stored["provenance"]
+    assert prov["command"].startswith("python experiments/digit_arithmetic.py")
+    assert len(prov["commit"]) == 40 and prov["date"] and prov["machine"]
+    assert stored["config"] == script.OFFICIAL and stored["tiny"]["config"] == script.TINY
+    official = script.OFFICIAL
+    assert len(stored["rows"]) == 2 * len(official["rates"]) * len(official["seeds"])
+    fresh = script.run(**script.TINY)
+    assert len(fresh) == len(stored["tiny"]["rows"])
+    for new, old in zip(fresh, stored["tiny"]["rows"]):
+        assert new.keys() == old.keys()
+        for key, value in new.items():
+            if isinstance(value, str):
+                assert value == old[key]
+            else:  # accuracies are counts over 64 pairs: allow one pair to flip across machines
+                np.testing.assert_allclose(value, old[key], rtol=1e-6, atol=1.5 / 64, err_msg=key)
