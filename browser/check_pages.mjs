@@ -25,7 +25,7 @@
 // 44 px tall. --print pages: printed to A4 (PDF saved), no code block or equation may be cut at
 // the text width, and the learning objectives must be on the first page. --slow4g: every page
 // loaded cold under DevTools' Slow 4G (562.5 ms RTT, 1.44 Mbit/s down) must paint its first
-// content within 8 s and show its static explorers within 15 s (first paint, MathJax typeset, explorers
+// content in under 8 s and show its static explorers in under 15 s (first paint, MathJax typeset, explorers
 // ready, load, bytes and requests recorded; a request that fails or leaves the machine fails it).
 // --slow4g-only: only that check. --cdn-hosts with --cdn-address: the default build, whose MathJax
 // (and widget manager) come from public CDNs: Chromium resolves those hosts to the local HTTPS mirror
