@@ -13,10 +13,12 @@ HERE := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 # sources: a change to the library (or to the pinned environment) must not leave pages with outputs
 # the current code would not compute, so it empties the cache and the Sphinx environments of every
 # build, and every chapter runs again. So do new benchmark results: the teaching page shows them
-# (book/teaching.md reads bench/results/latest.json when it runs).
+# (book/teaching.md reads bench/results/latest.json when it runs), and new stored experiment runs
+# (book/digit_arithmetic.md reads experiments/results/digit_arithmetic.json).
 CACHE := _build/.jupyter_cache
 CACHE_KEY := _build/.cache-key
-$(CACHE_KEY): $(wildcard $(HERE)lib/pntk/*.py) $(HERE)requirements.txt $(HERE)postBuild $(wildcard $(HERE)bench/results/latest.json)
+$(CACHE_KEY): $(wildcard $(HERE)lib/pntk/*.py) $(HERE)requirements.txt $(HERE)postBuild $(wildcard $(HERE)bench/results/latest.json) \
+              $(wildcard $(HERE)experiments/results/*.json)
 	rm -rf $(CACHE) _build/.doctrees _build/jupyter_execute $(OFFLINE) $(STUDENT)
 	mkdir -p _build && touch $@
 

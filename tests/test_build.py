@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = pathlib.Path(sys.executable).parent / "jupyter-book"
@@ -34,7 +33,6 @@ def build(tmp_path, body):
     """Build a one-page book with the project's real _config.yml and the Makefile's flags."""
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copy(ROOT / "references.bib", tmp_path / "references.bib")
-    shutil.copytree(ROOT / "_ext", tmp_path / "_ext")  # the book's local Sphinx extensions
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\n")
     (tmp_path / "index.md").write_text(CHAPTER.format(body=body))
     makefile = (ROOT / "Makefile").read_text()
@@ -72,7 +70,8 @@ def test_a_broken_cross_reference_fails_the_build(tmp_path):
     assert "a-real-label" not in output.replace("{ref}`a-real-label`", "")  # only the broken one is reported
 
 
-@pytest.mark.parametrize("changed", ["lib/pntk/kernels.py", "requirements.txt"])
+@pytest.mark.parametrize("changed", ["lib/pntk/kernels.py", "requirements.txt",
+                                     "experiments/results/digit_arithmetic.json"])
 def test_a_library_or_environment_change_empties_the_execution_cache(changed):
     """The cache keys a chapter on its own source: `make book` must not reuse outputs of older library code.
 
@@ -88,28 +87,18 @@ def test_a_library_or_environment_change_empties_the_execution_cache(changed):
     assert "rm -rf _build/.jupyter_cache" not in unchanged, unchanged
 
 
-BIBLIOGRAPHY_CONFIG = {"local_extensions": {"pntk_bibtex": "_ext"}}  # _ext/pntk_bibtex.py
-BIBLIOGRAPHY_STYLE = {"bibtex_default_style": "pntk_author_year"}
-
-
 @pytest.mark.slow
 def test_bibliography_labels_are_the_citations_author_year_and_every_citation_links_to_its_entry(tmp_path):
     """Entries labelled as the chapters cite them ("Jacot et al., 2018", not "JGH18"), unique, in
     the order of their labels; every {cite} of two pages links to the entry of its own key.
 
-    The book's _config.yml with the bibliography style of _ext/pntk_bibtex.py (added where the
-    configuration does not select it itself), the Makefile's flags (-W -n: a broken link fails)."""
+    The book's _config.yml, which loads lib/pntk_bibtex.py (installed with pntk) and selects its
+    style, and the Makefile's flags (-W -n: a broken link fails)."""
     from bs4 import BeautifulSoup
     from pybtex.database import parse_file
 
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    sphinx = config.setdefault("sphinx", {})
-    for key, value in BIBLIOGRAPHY_CONFIG.items():
-        sphinx.setdefault(key, value)
-    sphinx.setdefault("config", {}).update(BIBLIOGRAPHY_STYLE)
-    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copy(ROOT / "references.bib", tmp_path / "references.bib")
-    shutil.copytree(ROOT / "_ext", tmp_path / "_ext")
     shutil.copy(ROOT / "book" / "bibliography.md", tmp_path / "bibliography.md")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n- file: other\n- file: bibliography\n")
     cites = {"index": "As {cite:t}`jacot2018ntk` showed, see {cite}`cho2009kernel,neal1996bayesian`.\n",
@@ -157,13 +146,9 @@ def test_bibliography_labels_are_the_citations_author_year_and_every_citation_li
 
 
 def test_author_year_labels_name_authors_as_the_citations_and_are_unique():
-    """_ext/pntk_bibtex.py on its own: one, two, three or more authors, no author or year, and
+    """lib/pntk_bibtex.py on its own: one, two, three or more authors, no author or year, and
     labels that would coincide (a, b in the order of the titles)."""
-    sys.path.insert(0, str(ROOT / "_ext"))
-    try:
-        import pntk_bibtex
-    finally:
-        sys.path.remove(str(ROOT / "_ext"))
+    import pntk_bibtex
     from pybtex.database import Entry, Person
 
     def entry(key, authors, year="2019", title="T"):

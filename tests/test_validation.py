@@ -94,6 +94,7 @@ OWNED_ELSEWHERE = {
     "widgets": "tests/test_widgets.py",
     "blocked": "tests/test_blocked.py",
     "experiments": "tests/test_experiments.py",
+    "digits": "tests/test_digits.py",
 }
 
 
