@@ -161,6 +161,7 @@ API = [
     ("training.mse_loss", lambda: training.mse_loss(models.pnn(2, 5).apply_fn, _params(), X, np.ones(5)), ValueError, r"y must have the shape \(4,\)"),
     ("training.train", lambda: training.train(models.pnn(2, 5).apply_fn, _params(), X, np.ones(4), learning_rate=-0.1, steps=2), ValueError, "learning_rate must be a finite number"),
     ("training.linearized_dynamics", lambda: training.linearized_dynamics(np.eye(3), np.ones(3), learning_rate=0.1, steps=[1.5]), ValueError, "steps"),
+    ("training.flat_mse", lambda: training.flat_mse(None, {"w": np.ones(2)}), TypeError, "apply_fn must be callable"),
     ("training.kernel_regression", lambda: training.kernel_regression(np.eye(3), np.ones(3), np.ones((2, 4))), ValueError, r"k_test_train must have shape \(n_test, 3\)"),
     ("training.pnn_kernel_regression", lambda: training.pnn_kernel_regression(X, np.ones(4), np.ones((2, 2)), 2), ValueError, "x_test has input dimension 2, expected 3"),
     ("training.max_stable_learning_rate", lambda: training.max_stable_learning_rate(np.full((2, 2), np.nan)), ValueError, "k_train contains non-finite"),

@@ -31,10 +31,10 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from . import _validate
 from .experiments import Net
+from .training import flat_mse
 
 __all__ = [
     "load_digit_images",
@@ -354,27 +354,17 @@ def sgd_nesterov(apply_fn: Callable, params, x, y, *, learning_rate: float = 1e-
     if x.shape[0] % batch_size:
         raise ValueError(f"the number of points ({x.shape[0]}) must be a multiple of batch_size "
                          f"({batch_size})")
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    shapes = tuple(tuple(np.shape(leaf)) for leaf in leaves)
-    flat, unravel = ravel_pytree(params)
+    flat, unravel, value_and_grad = flat_mse(apply_fn, params)
     nb = x.shape[0] // batch_size
     xb = jnp.asarray(x, jnp.float64).reshape(nb, batch_size, x.shape[1])
     yb = jnp.asarray(y).reshape(nb, batch_size)
-    run = _sgd_scan(apply_fn, treedef, shapes, epochs)
-    flat, loss = run(jnp.asarray(flat, jnp.float64), xb, yb, learning_rate, momentum, weight_decay)
+    run = _sgd_scan(value_and_grad, epochs)  # compiled once per model layout
+    flat, loss = run(flat, xb, yb, learning_rate, momentum, weight_decay)
     return SGDRun(unravel(flat), np.asarray(loss))
 
 
 @functools.lru_cache(maxsize=32)
-def _sgd_scan(apply_fn, treedef, shapes, epochs):
-    template = jax.tree_util.tree_unflatten(treedef, [jnp.zeros(s, jnp.float64) for s in shapes])
-    unravel = ravel_pytree(template)[1]
-
-    def loss(flat, x, y):
-        return jnp.mean((apply_fn(unravel(flat), x) - y) ** 2)
-
-    value_and_grad = jax.value_and_grad(loss)
-
+def _sgd_scan(value_and_grad, epochs):
     @jax.jit
     def run(flat, xb, yb, lr, mu, wd):
         def step(state, batch):

@@ -27,10 +27,9 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from . import _validate
-from .training import adam_update
+from .training import adam_update, flat_mse
 
 __all__ = [
     "sqrt_sum",
@@ -265,24 +264,14 @@ def adam_full_batch(apply_fn: Callable, params, x, y, *, learning_rate: float = 
     learning_rate = _validate.positive_float(learning_rate, "learning_rate")
     steps = _validate.positive_int(steps, "steps")
     weight_decay = _validate.nonnegative_float(weight_decay, "weight_decay")
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    shapes = tuple(tuple(np.shape(leaf)) for leaf in leaves)
-    flat, unravel = ravel_pytree(params)
-    run = _adam_scan(apply_fn, treedef, shapes, steps)  # compiled once per model layout
-    flat, loss = run(jnp.asarray(flat, jnp.float64), x, y, learning_rate, weight_decay)
+    flat, unravel, value_and_grad = flat_mse(apply_fn, params)
+    run = _adam_scan(value_and_grad, steps)  # compiled once per model layout
+    flat, loss = run(flat, x, y, learning_rate, weight_decay)
     return AdamRun(unravel(flat), np.asarray(loss))
 
 
 @functools.lru_cache(maxsize=32)
-def _adam_scan(apply_fn, treedef, shapes, steps):
-    template = jax.tree_util.tree_unflatten(treedef, [jnp.zeros(s, jnp.float64) for s in shapes])
-    unravel = ravel_pytree(template)[1]
-
-    def loss(flat, x, y):
-        return jnp.mean((apply_fn(unravel(flat), x).reshape(y.shape) - y) ** 2)
-
-    value_and_grad = jax.value_and_grad(loss)
-
+def _adam_scan(value_and_grad, steps):
     @jax.jit
     def run(flat, x, y, lr, wd):
         def step(state, _):

@@ -40,10 +40,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax.flatten_util import ravel_pytree
 
 from . import _validate
-from .training import adam_update
+from .training import adam_update, flat_mse
 
 __all__ = [
     "ntk_regressor",
@@ -499,20 +498,15 @@ def adam_fit(apply_fn: Callable, params, x, y, key, *, learning_rate: float = 1e
     # (argsort of uniforms in numpy: jax.random.permutation costs seconds on CPU at this size)
     perms = np.argsort(np.asarray(jax.random.uniform(key, (epochs, n))), axis=1)
     batches = perms[:, : steps_per_epoch * batch_size].reshape(epochs * steps_per_epoch, batch_size)
-    flat, unravel = ravel_pytree(params)
-    run = _adam_loop(apply_fn, unravel)
+    flat, unravel, value_and_grad = flat_mse(apply_fn, params)
+    run = _adam_loop(value_and_grad)  # compiled once per model layout
     flat, batch_loss = run(flat, x, y, batches, learning_rate, weight_decay, b1, b2, eps)
     epoch_loss = np.asarray(batch_loss).reshape(epochs, steps_per_epoch).mean(axis=1)
     return AdamResult(unravel(flat), epoch_loss)
 
 
 @functools.lru_cache(maxsize=16)
-def _adam_loop(apply_fn, unravel):
-    def loss(flat, xb, yb):
-        return jnp.mean((apply_fn(unravel(flat), xb) - yb) ** 2)
-
-    value_and_grad = jax.value_and_grad(loss)
-
+def _adam_loop(value_and_grad):
     @jax.jit
     def run(flat, x, y, batches, lr, wd, b1, b2, eps):
         def step(state, idx):

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
+from jax.flatten_util import ravel_pytree
 
 from . import _validate
 
@@ -44,6 +45,7 @@ __all__ = [
     "kernel_regression",
     "pnn_kernel_regression",
     "max_stable_learning_rate",
+    "flat_mse",
     "slowest_contraction",
     "steps_to_tolerance",
     "initial_output_variance",
@@ -162,6 +164,37 @@ def _training_loop(apply_fn, num_records, record_every, with_test, with_projecti
         return params, joined
 
     return run
+
+
+def flat_mse(apply_fn: Callable, params):
+    r"""The parameters as one flat vector, the map back, and the gradient of the MSE in that vector.
+
+    Returns ``(flat, unravel, value_and_grad)`` with ``value_and_grad(flat, x, y)`` giving
+    :math:`\frac1{n}\sum_i (f(x_i)-y_i)^2` (outputs reshaped to ``y``'s shape) and its
+    gradient. The optimisers that work on flat parameters
+    (:func:`pntk.extrapolation.adam_fit`, :func:`pntk.experiments.adam_full_batch`,
+    :func:`pntk.digits.sgd_nesterov`) share it; ``value_and_grad`` is built once per
+    model and parameter layout, so a loop cached on it compiles once.
+    """
+    if not callable(apply_fn):
+        raise TypeError("apply_fn must be callable apply_fn(params, x)")
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    if not leaves:
+        raise ValueError("params must hold at least one array")
+    shapes = tuple(tuple(np.shape(leaf)) for leaf in leaves)
+    flat, unravel = ravel_pytree(params)
+    return jnp.asarray(flat, jnp.float64), unravel, _mse_value_and_grad(apply_fn, treedef, shapes)
+
+
+@functools.lru_cache(maxsize=64)
+def _mse_value_and_grad(apply_fn, treedef, shapes):
+    template = jax.tree_util.tree_unflatten(treedef, [jnp.zeros(s, jnp.float64) for s in shapes])
+    unravel = ravel_pytree(template)[1]
+
+    def loss(flat, x, y):
+        return jnp.mean((apply_fn(unravel(flat), x).reshape(y.shape) - y) ** 2)
+
+    return jax.value_and_grad(loss)
 
 
 def adam_update(state, grad, learning_rate, weight_decay, b1=0.9, b2=0.999, eps=1e-8):
