@@ -3,7 +3,7 @@
 //   node browser/check_pages.mjs --base http://127.0.0.1:PORT/ --shots DIR --report FILE.json \
 //        [--chromium /usr/bin/chromium] [--timeout-ms 60000] [--devices phone,tablet] \
 //        [--print PAGE.html,PAGE.html] [--slow4g] [--slow4g-only] \
-//        [--cdn-hosts HOST,HOST --cdn-address 127.0.0.1:PORT] PAGE.html [PAGE.html ...]
+//        [--cdn-hosts HOST,HOST --cdn-address 127.0.0.1:PORT] [--search WORD,WORD] PAGE.html [PAGE.html ...]
 //
 // For every page: every request to a host other than localhost is blocked and counted as a failure
 // (the offline build must need none); failed local requests, console errors and page errors fail;
@@ -33,6 +33,9 @@
 // go through the browser's network stack and carry the Slow 4G latency and bandwidth like any other
 // (Playwright's route.fulfill would bypass the throttling); requests to them are allowed and counted
 // apart (cdnRequests, cdnBytes), any other host is still blocked.
+// --search: the book's search page is queried for each word; it must list results, and their
+// summaries must show the pages' text: no TeX markup (a backslash command, \( or $) and no
+// navigation (the summary of a page must not be its "Contents" list).
 // A full-page screenshot is saved per page (and of each explorer on a phone, and of the first
 // printed page), and a JSON report with one entry per page.
 // Exit status: 0 when every page passed, 1 when some check failed, 2 when the driver itself failed.
@@ -74,7 +77,7 @@ const KNOWN_UPSTREAM = [];
 
 function parseArgs(argv) {
   const opts = { chromium: '/usr/bin/chromium', timeoutMs: 60000, pages: [], devices: ['phone', 'tablet'],
-    print: [], slow4g: false, slow4gOnly: false, cdnHosts: [], cdnAddress: null };
+    print: [], slow4g: false, slow4gOnly: false, cdnHosts: [], cdnAddress: null, search: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--base') opts.base = argv[++i];
@@ -88,6 +91,7 @@ function parseArgs(argv) {
     else if (a === '--slow4g-only') { opts.slow4g = true; opts.slow4gOnly = true; }
     else if (a === '--cdn-hosts') opts.cdnHosts = argv[++i].split(',').filter(Boolean);
     else if (a === '--cdn-address') opts.cdnAddress = argv[++i];
+    else if (a === '--search') opts.search = argv[++i].split(',').filter(Boolean);
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else opts.pages.push(a);
   }
@@ -723,6 +727,34 @@ async function checkPage(browser, opts, rel) {
   return result;
 }
 
+// ---- search ----------------------------------------------------------------------------------------
+
+async function checkSearch(browser, opts, word) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.route('**/*', (route) => (isLocal(route.request().url()) ? route.continue() : route.abort('blockedbyclient')));
+  const page = await context.newPage();
+  const problems = [];
+  let snippets = [];
+  try {
+    await page.goto(new URL(`search.html?q=${encodeURIComponent(word)}`, opts.base).href, { timeout: opts.timeoutMs });
+    // Sphinx fills the summaries in one by one, after fetching each page; the status line says when it is done
+    await page.waitForFunction(() => /Search finished|did not match/.test(document.querySelector('#search-results')?.textContent || ''),
+      null, { timeout: opts.timeoutMs });
+    await page.waitForFunction(() => [...document.querySelectorAll('#search-results ul.search li')]
+      .every((li) => li.querySelector('p.context')), null, { timeout: opts.timeoutMs }).catch(() => {});
+    snippets = await page.$$eval('#search-results ul.search li p.context', (ps) => ps.map((p) => p.textContent.trim()));
+  } catch (err) {
+    problems.push(`search page failed: ${err.message.split('\n')[0]}`);
+  }
+  if (!snippets.length && !problems.length) problems.push('no result with a summary');
+  for (const text of snippets) {
+    if (/\\[A-Za-z()[\]]|\$/.test(text)) problems.push(`TeX in a summary: ${text.slice(0, 160)}`);
+    if (/^\.*\s*Contents\b/.test(text)) problems.push(`a summary shows the page's contents list: ${text.slice(0, 160)}`);
+  }
+  await context.close();
+  return { word, ok: problems.length === 0, problems, snippets };
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   // the CDN hosts resolve to the local mirror, whose self-signed certificate is accepted
@@ -730,7 +762,7 @@ async function main() {
     '--ignore-certificate-errors'] : [];
   const browser = await chromium.launch({ executablePath: opts.chromium, headless: true, args: [...CHROMIUM_ARGS, ...cdnArgs] });
   const started = Date.now();
-  const pages = [];
+  const pages = []; const searches = [];
   try {
     for (const rel of opts.pages) {
       const t0 = Date.now();
@@ -740,13 +772,18 @@ async function main() {
       const failed = Object.entries(result.checks).filter(([, c]) => !c.ok).map(([k]) => k);
       console.log(`${result.ok ? 'ok  ' : 'FAIL'} ${rel} (${result.seconds.toFixed(1)} s)${failed.length ? ': ' + failed.join(', ') : ''}`);
     }
+    for (const word of opts.search) {
+      const result = await checkSearch(browser, opts, word);
+      searches.push(result);
+      console.log(`${result.ok ? 'ok  ' : 'FAIL'} search "${word}": ${result.snippets.length} results${result.ok ? '' : ': ' + result.problems.join('; ')}`);
+    }
   } finally {
     await browser.close();
   }
-  const report = { base: opts.base, chromium: opts.chromium, seconds: (Date.now() - started) / 1000, pages };
+  const report = { base: opts.base, chromium: opts.chromium, seconds: (Date.now() - started) / 1000, pages, searches };
   fs.mkdirSync(path.dirname(path.resolve(opts.report)), { recursive: true });
   fs.writeFileSync(opts.report, JSON.stringify(report, null, 2));
-  return pages.every((p) => p.ok) ? 0 : 1;
+  return pages.every((p) => p.ok) && searches.every((r) => r.ok) ? 0 : 1;
 }
 
 main().then((code) => process.exit(code), (err) => { console.error(err); process.exit(2); });

@@ -68,6 +68,8 @@ CACHE = ROOT / "_build" / ".jupyter_cache"
 PAGES = [p.relative_to(ROOT).with_suffix(".html").as_posix() for p in toc_chapters()]
 # printed to A4 by the browser tests: a chapter with much code and one with an explorer
 PRINTED = ["book/ntk.html", "book/extrapolation.html"]
+# looked up on the search page: its result summaries must show text, not TeX or navigation
+SEARCHED = ["kernel", "eigenvalue", "recursion", "Gegenbauer"]
 BUILD_FLAGS = ["-W", "-n", "--keep-going"]
 NODE_MODULES = BROWSER / "node_modules"
 # The default build's CDN files and their local copies: (host, URL path prefix) -> folder of the same
@@ -290,7 +292,7 @@ def book_pages(request, tmp_path_factory):
     built = time.perf_counter()
     shutil.rmtree(SHOTS, ignore_errors=True)
     measured = provenance(chromium)
-    pages = check_pages(chromium, html, PAGES, SHOTS, printed=PRINTED)
+    pages = check_pages(chromium, html, PAGES, SHOTS, printed=PRINTED, extra=["--search", ",".join(SEARCHED)])
     slow = {page: result["checks"]["slow4g"]["info"] for page, result in pages.items() if "slow4g" in result["checks"]}
     (SHOTS / "slow4g.json").write_text(json.dumps({"offline": {"measured": measured, "pages": slow}}, indent=1))
     say(request, f"\nbrowser tests: assets {assets - start:.0f} s, offline build {built - assets:.0f} s, "
@@ -329,6 +331,17 @@ def test_page_works_offline_in_the_browser(book_pages, page):
     result = book_pages[page]
     assert not failures(result), (f"{page} (screenshot {result.get('screenshot')}):\n"
                                   + json.dumps(failures(result), indent=1)[:6000])
+
+
+@pytest.mark.slow
+def test_search_results_summarise_the_pages_text(book_pages):
+    """The search page (Sphinx's searchtools, with the wrapper of _templates/layout.html) finds every
+    word of SEARCHED, and no result summary shows raw TeX or the page's contents list."""
+    searches = json.loads((SHOTS / "report.json").read_text())["searches"]
+    assert [s["word"] for s in searches] == SEARCHED
+    for search in searches:
+        assert search["ok"], (search["word"], search["problems"][:5])
+        assert len(search["snippets"]) >= 3, search
 
 
 @pytest.mark.slow
