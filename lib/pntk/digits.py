@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate
-from .experiments import Net
+from .experiments import Net, _torch_linear
 from .training import flat_mse
 
 __all__ = [
@@ -189,11 +189,9 @@ def adaptive_avg_pool1d(x, output_size: int) -> jax.Array:
 
 def _linear(key, fan_in, fan_out, parametrization):
     """One layer: PyTorch's ``nn.Linear`` default (``U(+-1/sqrt(fan_in))``) or ``N(0, 1)`` for the NTK form."""
-    k_w, k_b = jax.random.split(key)
     if parametrization == "torch":
-        bound = 1.0 / np.sqrt(fan_in)
-        return {"w": jax.random.uniform(k_w, (fan_in, fan_out), jnp.float64, -bound, bound),
-                "b": jax.random.uniform(k_b, (fan_out,), jnp.float64, -bound, bound)}
+        return _torch_linear(key, fan_in, fan_out)
+    k_w, k_b = jax.random.split(key)
     return {"w": jax.random.normal(k_w, (fan_in, fan_out), jnp.float64),
             "b": jax.random.normal(k_b, (fan_out,), jnp.float64)}
 

@@ -40,7 +40,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
 from . import _validate
 from .training import adam_update, flat_mse
 

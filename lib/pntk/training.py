@@ -305,7 +305,7 @@ def linearized_dynamics(k_train, y, *, learning_rate: float, steps, k_test_train
         safe = np.where(lam > 0, lam, 1.0)
         gain = np.where(lam[None, :] > 0, (1.0 - decay) / safe[None, :], 2 * learning_rate * t[:, None] / n)
         test_pred = g0[None, :] - ((gain * r0[None, :]) @ v.T) @ kt.T
-    res = (y[None, :] - train_pred) @ np.asarray(proj).T if proj is not None else None
+    res = (y[None, :] - train_pred) @ proj.T if proj is not None else None
     loss = np.mean((train_pred - y[None, :]) ** 2, axis=1)
     return History(t, train_pred, test_pred, res, loss, None)
 
