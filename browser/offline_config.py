@@ -41,16 +41,14 @@ def default_config(cache: pathlib.Path) -> dict:
 
 def offline_config(cache: pathlib.Path) -> dict:
     """The offline configuration; html_extra_path and the cache as absolute paths, so that it also serves books elsewhere (tests)."""
-    base = yaml.safe_load((ROOT / "_config.yml").read_text())
     overlay = yaml.safe_load((ROOT / "_config_offline.yml").read_text())
-    config = merge(base, overlay)
+    config = merge(default_config(cache), overlay)
     sphinx = config["sphinx"]["config"]
     # the script list replaces the default build's (CDN) list instead of joining it
     for key in REPLACED:
         if key in overlay["sphinx"]["config"]:
             sphinx[key] = overlay["sphinx"]["config"][key]
     sphinx["html_extra_path"] = [str(ROOT / p) for p in sphinx.get("html_extra_path", [])]
-    config.setdefault("execute", {})["cache"] = str(cache.resolve())
     return config
 
 
